@@ -1,0 +1,195 @@
+"""Read nodes from an Ansible inventory, INI or YAML (groups become roles, host vars labels).
+
+Only what the console needs is read: the host, port, user and identity file from the usual
+``ansible_*`` variables; every other scalar variable (host or group) becomes a label.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console.errors import ProblemList
+from console.yamlsrc import load_yaml
+
+_CONNECTION_VARS = {
+    "ansible_host": "host",
+    "ansible_ssh_host": "host",
+    "ansible_port": "port",
+    "ansible_ssh_port": "port",
+    "ansible_user": "user",
+    "ansible_ssh_user": "user",
+    "ansible_ssh_private_key_file": "identity_file",
+}
+
+
+@dataclass
+class InventoryHost:
+    """A host as read from an inventory, before it becomes a config ``Node``."""
+
+    name: str
+    line: int
+    groups: list[str] = field(default_factory=list)
+    vars: dict[str, str] = field(default_factory=dict)
+
+    def to_node_dict(self, group_vars: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """Merge group vars (lower precedence) and host vars into a ``Node`` mapping."""
+        merged: dict[str, str] = {}
+        for group in ["all", *self.groups]:
+            merged.update(group_vars.get(group, {}))
+        merged.update(self.vars)
+        node: dict[str, Any] = {"name": self.name, "roles": [g for g in self.groups if g != "all"]}
+        labels: dict[str, str] = {}
+        for key, value in merged.items():
+            if key in _CONNECTION_VARS:
+                node[_CONNECTION_VARS[key]] = value
+            elif key.startswith("ansible_"):
+                continue
+            else:
+                labels[key] = value
+        node.setdefault("host", self.name)
+        node["labels"] = labels
+        return node
+
+
+def read_inventory(path: Path, problems: ProblemList) -> list[tuple[dict[str, Any], int]]:
+    """Return ``(node mapping, line)`` for every host in the inventory at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.add(path, 1, f"cannot read inventory: {exc.strerror or exc}", code="inventory")
+        return []
+    if path.suffix in (".yml", ".yaml") or text.lstrip().startswith(("all:", "---")):
+        hosts, group_vars, children = _read_yaml(text, path, problems)
+    else:
+        hosts, group_vars, children = _read_ini(text, path, problems)
+    _expand_children(hosts, children)
+    return [(h.to_node_dict(group_vars), h.line) for h in hosts.values()]
+
+
+def _expand_children(hosts: dict[str, InventoryHost], children: dict[str, list[str]]) -> None:
+    """A host in a child group is in every ancestor group too."""
+    for host in hosts.values():
+        changed = True
+        while changed:
+            changed = False
+            for parent, kids in children.items():
+                if parent not in host.groups and any(k in host.groups for k in kids):
+                    host.groups.append(parent)
+                    changed = True
+
+
+def _scalar(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return None
+
+
+def _read_ini(
+    text: str, path: Path, problems: ProblemList
+) -> tuple[dict[str, InventoryHost], dict[str, dict[str, str]], dict[str, list[str]]]:
+    hosts: dict[str, InventoryHost] = {}
+    group_vars: dict[str, dict[str, str]] = {}
+    children: dict[str, list[str]] = {}
+    section, kind = "ungrouped", "hosts"
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                problems.add(path, number, f"bad section header {line!r}", code="inventory")
+                continue
+            name = line[1:-1].strip()
+            section, _, suffix = name.partition(":")
+            kind = {"": "hosts", "vars": "vars", "children": "children"}.get(suffix, "")
+            if not kind:
+                problems.add(path, number, f"unknown section kind ':{suffix}'", code="inventory")
+            continue
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as exc:
+            problems.add(path, number, f"cannot split line: {exc}", code="inventory")
+            continue
+        if not words:
+            continue
+        if kind == "vars":
+            key, sep, value = line.partition("=")
+            if not sep:
+                problems.add(path, number, f"expected key=value, got {line!r}", code="inventory")
+                continue
+            group_vars.setdefault(section, {})[key.strip()] = value.strip().strip("'\"")
+        elif kind == "children":
+            children.setdefault(section, []).append(words[0])
+        elif kind == "hosts":
+            name, host_vars = words[0], {}
+            for word in words[1:]:
+                key, sep, value = word.partition("=")
+                if not sep:
+                    problems.add(
+                        path,
+                        number,
+                        f"expected key=value after the host, got {word!r}",
+                        key=name,
+                        code="inventory",
+                    )
+                    continue
+                host_vars[key] = value
+            host = hosts.get(name) or InventoryHost(name, number)
+            hosts[name] = host
+            host.vars.update(host_vars)
+            if section != "ungrouped" and section not in host.groups:
+                host.groups.append(section)
+    return hosts, group_vars, children
+
+
+def _read_yaml(
+    text: str, path: Path, problems: ProblemList
+) -> tuple[dict[str, InventoryHost], dict[str, dict[str, str]], dict[str, list[str]]]:
+    hosts: dict[str, InventoryHost] = {}
+    group_vars: dict[str, dict[str, str]] = {}
+    children: dict[str, list[str]] = {}
+    doc = load_yaml(text, path, problems=problems)
+    if doc is None or doc.data is None:
+        return hosts, group_vars, children
+    if not isinstance(doc.data, dict):
+        problems.add(path, 1, "a YAML inventory must be a mapping of groups", code="inventory")
+        return hosts, group_vars, children
+
+    def visit(group: str, body: Any, loc: tuple[str | int, ...]) -> None:
+        if body is None:
+            return
+        if not isinstance(body, dict):
+            problems.add(
+                path,
+                doc.lines.line_for(loc),
+                f"group {group!r} must be a mapping",
+                key=group,
+                code="inventory",
+            )
+            return
+        for name, hvars in (body.get("hosts") or {}).items():
+            line = doc.lines.line_for((*loc, "hosts", name))
+            host = hosts.get(str(name)) or InventoryHost(str(name), line)
+            hosts[str(name)] = host
+            for key, value in (hvars or {}).items():
+                text_value = _scalar(value)
+                if text_value is not None:
+                    host.vars[str(key)] = text_value
+            if group != "all" and group not in host.groups:
+                host.groups.append(group)
+        for key, value in (body.get("vars") or {}).items():
+            text_value = _scalar(value)
+            if text_value is not None:
+                group_vars.setdefault(group, {})[str(key)] = text_value
+        for child, child_body in (body.get("children") or {}).items():
+            children.setdefault(group, []).append(str(child))
+            visit(str(child), child_body, (*loc, "children", child))
+
+    for group, body in doc.data.items():
+        visit(str(group), body, (group,))
+    return hosts, group_vars, children

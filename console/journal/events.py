@@ -1,0 +1,379 @@
+"""Event models of the incident journal (DESIGN §3, normative in docs/journal-format.md).
+
+An event is an envelope (``v``, ``seq``, ``ts``, ``mono``, ``type``, ``incident``, ``actor``,
+``mode``, ``data``, ``prev``, ``hash``) around a typed payload. Engines build payloads and hand
+them to an ``EventSink``; the sink adds the envelope. ``Event`` validates ``data`` against the
+payload model that ``type`` names: a discriminated union on ``type``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+Verdict = Literal["pass", "fail", "error", "indeterminate"]
+BlockVerdict = Literal["pass", "fail", "error", "indeterminate", "cancelled", "skipped"]
+Mode = Literal["live", "drill", "test"]
+Milestone = Literal["impact_started", "detected", "acknowledged", "mitigated", "resolved", "closed"]
+
+
+class Payload(BaseModel):
+    """Base of every event payload. ``TYPE`` is the event's ``type``; ``DECISION`` events are
+    fsynced before ``emit`` returns (write-ahead)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    TYPE: ClassVar[str] = ""
+    DECISION: ClassVar[bool] = False
+
+
+EVENT_TYPES: dict[str, type[Payload]] = {}
+
+
+def _register(cls: type[Payload]) -> type[Payload]:
+    EVENT_TYPES[cls.TYPE] = cls
+    return cls
+
+
+# -- the incident ----------------------------------------------------------------------------
+
+
+@_register
+class IncidentOpened(Payload):
+    TYPE = "incident.opened"
+    DECISION = True
+    title: str
+    profile: str = "dev"
+    runbook: str | None = None
+    fsync: Literal["always", "group", "never"] = "always"
+    group_commit_ms: int = 200
+    chain: Literal["sha256", "hmac-sha256"] = "sha256"
+    console_version: str = ""
+    scenario: str | None = None
+
+
+@_register
+class IncidentResumed(Payload):
+    TYPE = "incident.resumed"
+    DECISION = True
+    after_crash: bool = False
+    torn_offset: int | None = None
+    torn_bytes: int | None = None
+    broken_file: str | None = None
+
+
+@_register
+class IncidentClosed(Payload):
+    TYPE = "incident.closed"
+    DECISION = True
+    final_seq: int
+    head_hash: str
+    summary: str = ""
+
+
+@_register
+class ConfigLoaded(Payload):
+    TYPE = "config.loaded"
+    path: str | None
+    sha256: str | None
+    profile: str
+
+
+@_register
+class RiskAccepted(Payload):
+    TYPE = "risk.accepted"
+    DECISION = True
+    reason: str
+    violations: list[str] = Field(default_factory=list)
+
+
+@_register
+class RunbookLoaded(Payload):
+    TYPE = "runbook.loaded"
+    path: str
+    sha256: str
+    id: str
+    title: str
+
+
+# -- telemetry -------------------------------------------------------------------------------
+
+
+@_register
+class AlertFiring(Payload):
+    TYPE = "alert.firing"
+    fingerprint: str
+    alertname: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime | None = None
+    source: str = "alertmanager"
+    silenced: bool = False
+
+
+@_register
+class AlertResolved(Payload):
+    TYPE = "alert.resolved"
+    fingerprint: str
+    alertname: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    ends_at: datetime | None = None
+    source: str = "alertmanager"
+
+
+class PanelValue(BaseModel):
+    """One panel's state at the moment of a snapshot."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    title: str
+    kind: str
+    state: str  # healthy | degraded | lost | ok | warn | crit | stale | unknown
+    value: float | None = None
+    series: dict[str, float] = Field(default_factory=dict)
+    history: list[float] = Field(default_factory=list)
+    stale: bool = False
+    age_s: float | None = None
+    error: str | None = None
+    detail: str = ""
+
+
+@_register
+class MetricSnapshot(Payload):
+    TYPE = "metric.snapshot"
+    reason: str = "manual"  # manual | step | action | poll
+    panels: list[PanelValue] = Field(default_factory=list)
+
+
+@_register
+class SourceDown(Payload):
+    TYPE = "source.down"
+    source: str
+    url: str = ""
+    error: str
+
+
+@_register
+class SourceUp(Payload):
+    TYPE = "source.up"
+    source: str
+    url: str = ""
+    down_for_s: float | None = None
+
+
+@_register
+class SilenceCreated(Payload):
+    TYPE = "silence.created"
+    DECISION = True
+    id: str
+    matchers: list[dict[str, Any]]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+
+
+@_register
+class SilenceExpired(Payload):
+    TYPE = "silence.expired"
+    DECISION = True
+    id: str
+
+
+# -- runbook execution -----------------------------------------------------------------------
+
+
+@_register
+class StepEntered(Payload):
+    TYPE = "step.entered"
+    step: str
+    number: int
+    title: str
+
+
+@_register
+class StepSkipped(Payload):
+    TYPE = "step.skipped"
+    DECISION = True
+    step: str
+    number: int
+    title: str
+    reason: str = ""
+
+
+@_register
+class BlockStarted(Payload):
+    """A block run began. ``run`` identifies this run (a block may run many times)."""
+
+    TYPE = "block.started"
+    DECISION = True
+    run: str
+    block: str
+    step: str | None = None
+    kind: Literal["check", "action"]
+    lang: str
+    command: str
+    nodes: list[str]
+    runbook: str | None = None
+    runbook_sha256: str | None = None
+    requires: list[str] = Field(default_factory=list)
+    attempt: int = 1
+
+
+@_register
+class BlockOutput(Payload):
+    TYPE = "block.output"
+    run: str
+    block: str
+    node: str
+    stream: Literal["stdout", "stderr"]
+    text: str
+    invalid_utf8: bool = False
+
+
+@_register
+class OutputTruncated(Payload):
+    """Output past the per-node cap was dropped; the counts are exact."""
+
+    TYPE = "output.truncated"
+    run: str
+    block: str
+    node: str
+    stream: Literal["stdout", "stderr"]
+    kept_bytes: int
+    dropped_bytes: int
+    dropped_lines: int
+
+
+@_register
+class NodeResult(Payload):
+    TYPE = "node.result"
+    run: str
+    block: str
+    node: str
+    verdict: Verdict
+    exit: int | None = None
+    signal: str | None = None
+    duration_s: float = 0.0
+    reason: str = ""
+    value: float | None = None
+    attempt: int = 1
+
+
+@_register
+class BlockFinished(Payload):
+    TYPE = "block.finished"
+    run: str
+    block: str
+    verdict: BlockVerdict
+    counts: dict[str, int] = Field(default_factory=dict)
+    duration_s: float = 0.0
+    reason: str = ""
+
+
+@_register
+class BlockCancelled(Payload):
+    TYPE = "block.cancelled"
+    DECISION = True
+    run: str
+    block: str
+    reason: str = ""
+    nodes_pending: list[str] = Field(default_factory=list)
+
+
+@_register
+class ActionConfirmed(Payload):
+    TYPE = "action.confirmed"
+    DECISION = True
+    run: str
+    block: str
+    nodes: list[str]
+    how: Literal["typed", "yes", "flag"] = "yes"
+    stage: Literal["all", "canary", "rest"] = "all"
+
+
+@_register
+class ActionDeclined(Payload):
+    TYPE = "action.declined"
+    DECISION = True
+    run: str
+    block: str
+    nodes: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+# -- people ----------------------------------------------------------------------------------
+
+
+@_register
+class Note(Payload):
+    TYPE = "note"
+    DECISION = True
+    text: str
+    at: datetime | None = None
+    corrects: int | None = None
+
+
+@_register
+class MilestoneSet(Payload):
+    TYPE = "milestone"
+    DECISION = True
+    name: Milestone
+    at: datetime | None = None
+    corrects: int | None = None
+    derived_from: str | None = None
+
+
+# -- drills and faults -----------------------------------------------------------------------
+
+
+@_register
+class DrillInject(Payload):
+    TYPE = "drill.inject"
+    at_s: float
+    description: str = ""
+    effects: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@_register
+class JournalFault(Payload):
+    TYPE = "journal.fault"
+    operation: str
+    error: str
+    attempts: int = 1
+    recovered: bool = False
+
+
+class Event(BaseModel):
+    """One line of the incident log: the envelope and its typed payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: int = SCHEMA_VERSION
+    seq: int
+    ts: str
+    mono: float
+    type: str
+    incident: str
+    actor: str
+    mode: Mode
+    data: Payload
+    prev: str
+    hash: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_data(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and not isinstance(raw.get("data"), Payload):
+            model = EVENT_TYPES.get(str(raw.get("type")))
+            if model is None:
+                raise ValueError(f"unknown event type {raw.get('type')!r}")
+            raw = {**raw, "data": model.model_validate(raw.get("data") or {})}
+        return raw
+
+    def record(self) -> dict[str, Any]:
+        """The event as the plain dict that is hashed and written."""
+        out = self.model_dump(mode="json", exclude={"data"})
+        out["data"] = self.data.model_dump(mode="json", exclude_none=False)
+        return out

@@ -1,0 +1,89 @@
+"""The runbook library: every runbook under the configured folders, and lookups into it.
+
+In a folder scan a Markdown file counts as a runbook only when it starts with YAML front
+matter (``---``), so READMEs and notes beside runbooks are left alone. A file named
+explicitly is always parsed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from console.errors import ProblemList
+from console.runbook.model import Runbook
+from console.runbook.parse import load_runbook_text, parse_runbook
+
+
+def runbook_files(paths: list[Path]) -> list[Path]:
+    """Runbook files named or found under ``paths``, in a stable order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for md in sorted(path.rglob("*.md")):
+                text = load_runbook_text(md)
+                if text is not None and text.startswith("---"):
+                    out.append(md)
+        elif path.suffix.lower() in (".md", ".markdown"):
+            out.append(path)
+    return out
+
+
+@dataclass
+class Library:
+    """Parsed runbooks and the problems of the ones that did not parse."""
+
+    runbooks: list[Runbook] = field(default_factory=list)
+    problems: ProblemList = field(default_factory=ProblemList)
+
+    def by_id(self, runbook_id: str) -> Runbook | None:
+        """The runbook with this id or file stem."""
+        for runbook in self.runbooks:
+            if runbook.id == runbook_id or Path(runbook.file).stem == runbook_id:
+                return runbook
+        return None
+
+    def for_alert(self, alertname: str) -> list[Runbook]:
+        """Runbooks whose front matter lists ``alertname`` under ``alerts:``."""
+        return [r for r in self.runbooks if alertname in r.meta.alerts]
+
+    def for_url(self, url: str) -> Runbook | None:
+        """The local runbook a ``runbook_url`` points at: by path, or by its last segment."""
+        parsed = urlparse(url)
+        path = unquote(parsed.path) if parsed.scheme in ("", "file", "http", "https") else ""
+        if not path:
+            return None
+        candidate = Path(path)
+        for runbook in self.runbooks:
+            if parsed.scheme in ("", "file") and Path(runbook.file).resolve() == _resolve(
+                candidate
+            ):
+                return runbook
+        last = candidate.name
+        if parsed.fragment and not last:
+            last = parsed.fragment
+        stem = Path(last).stem if last.lower().endswith((".md", ".markdown", ".html")) else last
+        return self.by_id(stem) if stem else None
+
+
+def _resolve(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path
+
+
+def load_library(paths: list[Path]) -> Library:
+    """Parse every runbook under ``paths``; keep going past broken ones."""
+    library = Library()
+    for file in runbook_files(paths):
+        text = load_runbook_text(file)
+        if text is None:
+            library.problems.add(file, 1, "cannot read runbook", code="io")
+            continue
+        runbook, problems = parse_runbook(text, file)
+        library.problems.extend(problems)
+        if runbook is not None:
+            library.runbooks.append(runbook)
+    return library

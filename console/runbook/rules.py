@@ -1,0 +1,95 @@
+"""Alert coverage: which Prometheus alerting rules have a runbook (``lint --rules``).
+
+An alert is covered when a runbook lists it under ``alerts:`` or when its ``runbook_url``
+annotation resolves to a runbook in the library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console.errors import ProblemList
+from console.runbook.library import Library
+from console.yamlsrc import load_yaml
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """An alerting rule as read from a rule file."""
+
+    alert: str
+    file: str
+    line: int
+    runbook_url: str | None = None
+
+
+@dataclass
+class Coverage:
+    """Which alerting rules are answered by a runbook."""
+
+    rules: list[AlertRule] = field(default_factory=list)
+    uncovered: list[AlertRule] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        """``coverage: N/M alerts have a runbook``, counting distinct alert names."""
+        names = {r.alert for r in self.rules}
+        missing = {r.alert for r in self.uncovered}
+        return f"coverage: {len(names) - len(missing)}/{len(names)} alerts have a runbook"
+
+
+def read_rules(path: Path, problems: ProblemList) -> list[AlertRule]:
+    """Every alerting rule (not recording rule) in a Prometheus rule file."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        problems.add(path, 1, f"cannot read rule file: {exc.strerror or exc}", code="io")
+        return []
+    doc = load_yaml(text, path, problems=problems)
+    if doc is None:
+        return []
+    data: Any = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
+        problems.add(path, 1, "a Prometheus rule file has a 'groups:' list", code="rules")
+        return []
+    out: list[AlertRule] = []
+    for g, group in enumerate(data["groups"]):
+        rules = group.get("rules") if isinstance(group, dict) else None
+        if not isinstance(rules, list):
+            problems.add(
+                path,
+                doc.lines.line_for(("groups", g)),
+                "a rule group has a 'rules:' list",
+                code="rules",
+            )
+            continue
+        for r, rule in enumerate(rules):
+            if not isinstance(rule, dict) or "alert" not in rule:
+                continue
+            annotations = rule.get("annotations") or {}
+            url = annotations.get("runbook_url") if isinstance(annotations, dict) else None
+            out.append(
+                AlertRule(
+                    str(rule["alert"]),
+                    str(path),
+                    doc.lines.line_for(("groups", g, "rules", r, "alert")),
+                    str(url) if url else None,
+                )
+            )
+    return out
+
+
+def coverage(rule_files: list[Path], library: Library, problems: ProblemList) -> Coverage:
+    """Check every alerting rule in ``rule_files`` against the runbook library."""
+    result = Coverage()
+    for path in rule_files:
+        for rule in read_rules(path, problems):
+            result.rules.append(rule)
+            answered = bool(library.for_alert(rule.alert)) or bool(
+                rule.runbook_url and library.for_url(rule.runbook_url)
+            )
+            if not answered:
+                result.uncovered.append(rule)
+    return result
