@@ -87,6 +87,7 @@ class QuorumPanel(PanelBase):
     need: int = Field(ge=1)
     of: int = Field(ge=1)
     leader_query: str | None = None
+    leader_label: str = "instance"  # the label of the leader_query series that names the leader
 
     @model_validator(mode="after")
     def _need_of(self) -> QuorumPanel:
@@ -114,6 +115,7 @@ class BacklogPanel(PanelBase):
     warn: float | None = None
     crit: float | None = None
     unit: str = ""
+    window: Duration = 60.0  # how far back the rate and trend look
 
 
 class StatPanel(PanelBase):

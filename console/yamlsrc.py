@@ -79,7 +79,11 @@ def load_yaml(
     ``#|`` options). Duplicate keys are recorded as problems too (the last value wins).
     """
     sink = problems if problems is not None else ProblemList()
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        _reader_problem(exc, text, file, line_offset, sink)
+        return None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -93,6 +97,9 @@ def load_yaml(
             reason = f"{exc.context}, {reason}"
         sink.add(file, line, f"bad YAML: {reason}", code="yaml")
         return None
+    except yaml.reader.ReaderError as exc:
+        _reader_problem(exc, text, file, line_offset, sink)
+        return None
     except yaml.YAMLError as exc:
         sink.add(file, line_offset + 1, f"bad YAML: {exc}", code="yaml")
         return None
@@ -104,6 +111,15 @@ def load_yaml(
     lines = LineMap(default=line_offset + 1)
     _walk(node, (), lines, line_offset, file, sink)
     return YamlDoc(data, lines)
+
+
+def _reader_problem(
+    exc: yaml.reader.ReaderError, text: str, file: str | Path, offset: int, sink: ProblemList
+) -> None:
+    """Record a character YAML refuses (control characters) at its line."""
+    line = text.count("\n", 0, max(exc.position, 0)) + 1 + offset
+    message = f"bad YAML: control character U+{exc.character:04X} is not allowed"
+    sink.add(file, line, message, code="yaml")
 
 
 def _walk(

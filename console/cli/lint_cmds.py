@@ -55,7 +55,7 @@ def lint_cmd(
     if as_json:
         out: dict[str, object] = {
             "ok": not problems.errors,
-            "runbooks": len(report.runbooks),
+            "runbook_files": report.files,
             "problems": [p.to_json() for p in ordered],
         }
         if cover is not None:
@@ -70,7 +70,7 @@ def lint_cmd(
         errors = len(problems.errors)
         warnings = len(problems) - errors
         click.echo(
-            f"{len(report.runbooks)} runbook(s) checked: {errors} error(s), {warnings} warning(s)",
+            f"{report.files} runbook file(s) checked: {errors} error(s), {warnings} warning(s)",
             err=True,
         )
         if cover is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from console.catalog import Catalog, is_catalog_file, load_catalog
 from console.config import LoadedConfig, policy_violations
 from console.errors import Problem, ProblemList, Severity
-from console.runbook.library import Library, load_library
+from console.runbook.library import Library, load_library, runbook_files
 from console.runbook.model import BUILTIN_VARS, Runbook
 from console.runbook.template import variables_in
 from console.selector import parse_selector
@@ -25,7 +25,7 @@ class LintReport:
 
     problems: ProblemList = field(default_factory=ProblemList)
     runbooks: list[Runbook] = field(default_factory=list)
-    files: int = 0
+    files: int = 0  # runbook files read, parsed or not
 
     @property
     def ok(self) -> bool:
@@ -63,7 +63,7 @@ def lint(paths: list[Path], loaded: LoadedConfig | None) -> LintReport:
     library = load_library(runbook_paths)
     report.problems.extend(library.problems)
     report.runbooks = library.runbooks
-    report.files = len(library.runbooks) + len(catalog.checks)
+    report.files = len(runbook_files(runbook_paths))
     for runbook in library.runbooks:
         report.problems.extend(lint_runbook(runbook, catalog, loaded))
     _duplicate_runbook_ids(library, report.problems)

@@ -50,6 +50,8 @@ class Comparison(Strict):
         """Parse a comparison; a bare number means ``==``."""
         if isinstance(value, Comparison):
             return value
+        if isinstance(value, dict) and "op" in value:
+            return cls.model_validate(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return cls(op="==", a=float(value), text=f"== {value}")
         if not isinstance(value, str):
@@ -96,6 +98,8 @@ class TextMatch(Strict):
         """Parse a ``stdout``/``stderr``/``body`` expectation."""
         if isinstance(value, TextMatch):
             return value
+        if isinstance(value, dict) and "text" in value:
+            return cls.model_validate(value)
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ValueError(f"expected text or /regex/, got {value!r}")
         text = str(value)

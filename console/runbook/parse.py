@@ -265,7 +265,7 @@ def _block(
             key="id",
             code="duplicate-id",
         )
-    used_ids.setdefault(block_id, fence_line)
+    used_ids.setdefault(block_id, fence_line + _option_line(option_lines, "id"))
     _check_kind_options(lang, kind, options, body, option_lines, file, fence_line, problems)
     return Block(
         id=block_id,
