@@ -391,6 +391,15 @@ class VarSpec(Strict):
         return None
 
 
+def _var_spec(value: Any) -> Any:
+    """``member:`` alone or ``member: "Which member?"`` are shorthands for a prompt."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"prompt": value}
+    return value
+
+
 class FrontMatter(BaseModel):
     """A runbook's YAML front matter. Custom metadata goes under keys starting ``x-``."""
 
@@ -420,7 +429,7 @@ class FrontMatter(BaseModel):
         if value is None:
             return {}
         if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()}
+            return {k: _var_spec(v) for k, v in value.items()}
         return value
 
     @field_validator("nodes")

@@ -51,6 +51,7 @@ def parse_runbook(text: str, file: str | Path) -> tuple[Runbook | None, ProblemL
     """Parse runbook ``text``; return the runbook (``None`` on errors) and every problem."""
     file = str(file)
     problems = ProblemList()
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     lines = text.split("\n")
     try:
         tokens = _markdown().parse(text)

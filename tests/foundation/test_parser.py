@@ -190,3 +190,13 @@ def test_config_parser_only_raises_source_error_with_a_line(text: str) -> None:
         parse_config(text, Path("fuzz.yaml"))
     except SourceError as exc:
         assert all(p.line >= 1 and p.file == "fuzz.yaml" for p in exc.problems)
+
+
+def test_crlf_bom_and_var_shorthand() -> None:
+    text = "\ufeff---\r\nvars:\r\n  member: Which member?\r\n---\r\n## S\r\n```sh check\r\n" \
+        "#| on: local\r\n#| id: x\r\necho {{member}}\r\n```\r\n"
+    runbook, problems = parse_runbook(text, "r.md")
+    assert runbook is not None, [str(p) for p in problems]
+    assert runbook.meta.vars["member"].prompt == "Which member?"
+    block = runbook.blocks()[0]
+    assert block.body == "echo {{member}}" and block.line == 6
