@@ -1,0 +1,1 @@
+"""Tabletop drills: scenarios, the drill clock and the simulated cluster."""
