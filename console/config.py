@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from console.durations import Duration
+from console.durations import Duration, PositiveDuration
 from console.errors import PolicyError, Problem, ProblemList, Severity, SourceError
 from console.inventory import read_inventory
 from console.selector import SelectorError, parse_selector
@@ -58,7 +58,7 @@ class HttpSource(Strict):
     """An HTTP endpoint the console polls (Prometheus, Alertmanager)."""
 
     url: str
-    timeout: Duration = 2.0
+    timeout: PositiveDuration = 2.0
     bearer_token_env: str | None = None
     bearer_token_file: Path | None = None
     basic_auth: BasicAuth | None = None
@@ -115,7 +115,7 @@ class BacklogPanel(PanelBase):
     warn: float | None = None
     crit: float | None = None
     unit: str = ""
-    window: Duration = 60.0  # how far back the rate and trend look
+    window: PositiveDuration = 60.0  # how far back the rate and trend look
 
 
 class StatPanel(PanelBase):
@@ -168,7 +168,7 @@ class SSHSettings(Strict):
     config: Path | None = Path("~/.ssh/config")
     known_hosts: Path | None = Path("~/.ssh/known_hosts")
     host_keys: Literal["strict", "accept-new", "off"] = "strict"
-    connect_timeout: Duration = 5.0
+    connect_timeout: PositiveDuration = 5.0
     keepalive: Duration = 15.0
     concurrency: int = Field(default=64, ge=1)
     handshakes: int = Field(default=8, ge=1, description="SSH handshakes in flight at once")
@@ -181,7 +181,7 @@ class SSHSettings(Strict):
 class ExecutionSettings(Strict):
     """Limits for running blocks."""
 
-    timeout: Duration = 30.0
+    timeout: PositiveDuration = 30.0
     output_cap: int = Field(default=1_048_576, ge=1024, description="bytes kept per node")
 
 
@@ -199,7 +199,7 @@ class Config(Strict):
     profile: Profile = "dev"
     prometheus: HttpSource | None = None
     alertmanager: HttpSource | None = None
-    refresh: Duration = 5.0
+    refresh: PositiveDuration = 5.0
     panels: list[Panel] = Field(default_factory=list)
     nodes: list[Node] = Field(default_factory=list)
     inventory: Path | None = None
@@ -332,7 +332,30 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     if config.ssh.known_hosts:
         ssh_update["known_hosts"] = _expand(config.ssh.known_hosts, base)
     update["ssh"] = config.ssh.model_copy(update=ssh_update)
+    for name in ("prometheus", "alertmanager"):
+        source: HttpSource | None = getattr(config, name)
+        if source is not None:
+            update[name] = _resolve_source_paths(source, base)
     return config.model_copy(update=update)
+
+
+def _resolve_source_paths(source: HttpSource, base: Path) -> HttpSource:
+    """TLS files and secret files are relative to the config's folder, like every path."""
+    tls = source.tls.model_copy(
+        update={
+            key: _expand(value, base)
+            for key in ("ca_file", "cert_file", "key_file")
+            if (value := getattr(source.tls, key)) is not None
+        }
+    )
+    update: dict[str, Any] = {"tls": tls}
+    if source.bearer_token_file is not None:
+        update["bearer_token_file"] = _expand(source.bearer_token_file, base)
+    if source.basic_auth is not None and source.basic_auth.password_file is not None:
+        update["basic_auth"] = source.basic_auth.model_copy(
+            update={"password_file": _expand(source.basic_auth.password_file, base)}
+        )
+    return source.model_copy(update=update)
 
 
 def _merge_inventory(config: Config, path: Path, lines: LineMap, problems: ProblemList) -> None:

@@ -55,3 +55,18 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str, when_used="json"),
 ]
 """A pydantic field type: accepts ``5s``-style strings or numbers, holds seconds."""
+
+
+def _positive(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"a duration here must be more than 0, got {value!r}")
+    return seconds
+
+
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(_positive),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
+"""Like ``Duration``, but zero is refused (timeouts, refresh intervals)."""

@@ -204,3 +204,22 @@ def test_config_check_cli(tmp_path: Path) -> None:
         cli, ["config", "check", "--config", str(write(tmp_path / "ok.yaml", "refresh: 10s\n"))]
     )
     assert ok.exit_code == 0 and "refresh: 10s" in ok.output
+
+
+def test_zero_durations_refused_and_secret_paths_resolved(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "console.yaml", "refresh: 0s\n")
+    with pytest.raises(SourceError) as info:
+        load_config(cfg)
+    assert str(info.value.problems[0]) == (
+        f"{cfg}:1: a duration here must be more than 0, got '0s' [refresh]"
+    )
+    cfg = write(tmp_path / "console.yaml", """
+        prometheus:
+          url: https://127.0.0.1:9090
+          bearer_token_file: secrets/token
+          tls: {ca_file: certs/ca.pem}
+    """)
+    source = load_config(cfg).config.prometheus
+    assert source is not None
+    assert source.bearer_token_file == tmp_path / "secrets" / "token"
+    assert source.tls.ca_file == tmp_path / "certs" / "ca.pem"

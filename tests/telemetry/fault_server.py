@@ -1,0 +1,127 @@
+"""A tiny HTTP server on 127.0.0.1 that answers like Prometheus and Alertmanager — or not.
+
+``mode`` picks the behaviour of every reply: ``ok`` (valid API answers built from the
+attributes below), ``slow`` (answers after ``delay`` seconds), ``trickle`` (a 200 whose body
+arrives one byte at a time, never finishing in time), ``garbage`` (200 with HTML), ``shape``
+(200 with JSON of the wrong shape), ``error500``, ``unauthorized`` (401), ``close`` (drops
+the connection without a reply) and ``badquery`` (Prometheus' 400 for bad PromQL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlparse
+
+
+class FaultServer:
+    """Serve scripted replies on 127.0.0.1 from a background thread."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.mode = "ok"
+        self.delay = 5.0
+        self.vector: list[dict[str, Any]] = [{"metric": {"instance": "m1"}, "value": [0, "1"]}]
+        self.am_alerts: list[dict[str, Any]] = []
+        self.prom_alerts: list[dict[str, Any]] = []
+        self.hits: Counter[str] = Counter()
+        self.authorization: dict[str, str | None] = {}
+        self.stopping = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.handle(self)
+
+            def do_POST(self) -> None:
+                server.handle(self)
+
+            def do_DELETE(self) -> None:
+                server.handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _reply(self, handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def _ok_body(self, path: str) -> bytes:
+        if path == "/api/v1/query":
+            data: Any = {
+                "status": "success",
+                "data": {"resultType": "vector", "result": self.vector},
+            }
+        elif path == "/api/v1/alerts":
+            data = {"status": "success", "data": {"alerts": self.prom_alerts}}
+        elif path == "/api/v2/alerts":
+            data = self.am_alerts
+        else:
+            data = {}
+        return json.dumps(data).encode()
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._handle(handler)  # (the client may give up first: the timeout tests want that)
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        path = urlparse(handler.path).path
+        self.hits[path] += 1
+        self.authorization[path] = handler.headers.get("Authorization")
+        mode = self.mode
+        if mode == "slow":
+            deadline = time.monotonic() + self.delay
+            while time.monotonic() < deadline and not self.stopping.is_set():
+                time.sleep(0.05)
+            mode = "ok"
+        if mode == "ok":
+            self._reply(handler, 200, self._ok_body(path))
+        elif mode == "trickle":
+            handler.send_response(200)
+            handler.send_header("Content-Length", "1000")
+            handler.end_headers()
+            for _ in range(50):
+                if self.stopping.is_set():
+                    break
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.2)
+        elif mode == "garbage":
+            self._reply(handler, 200, b"<html><body>It works!</body></html>")
+        elif mode == "shape":
+            self._reply(handler, 200, b'{"status": "success", "data": 5}')
+        elif mode == "error500":
+            self._reply(handler, 500, b"internal error: the TSDB is on fire")
+        elif mode == "unauthorized":
+            self._reply(handler, 401, b"Unauthorized")
+        elif mode == "badquery":
+            body = {"status": "error", "errorType": "bad_data", "error": "parse error at char 4"}
+            self._reply(handler, 400, json.dumps(body).encode())
+        elif mode == "close":
+            handler.close_connection = True
+        else:
+            raise AssertionError(f"unknown mode {mode}")
