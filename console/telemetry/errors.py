@@ -25,6 +25,10 @@ class SourceUnavailable(TelemetryError):
     """The source gave no usable answer."""
 
 
+class SourceTimedOut(SourceUnavailable):
+    """The source did not answer within its timeout (a request may still be in flight)."""
+
+
 class RequestRejected(TelemetryError):
     """The source answered but refused the request."""
 

@@ -31,7 +31,7 @@ from urllib3.util.retry import Retry
 
 from console.config import HttpSource
 from console.telemetry.alerts import Alert, parse_prometheus_alerts
-from console.telemetry.errors import RequestRejected, SourceUnavailable
+from console.telemetry.errors import RequestRejected, SourceTimedOut, SourceUnavailable
 from console.telemetry.http import (
     Access,
     body_snippet,
@@ -104,11 +104,11 @@ class PrometheusSource:
                         raise
                     raw = await self._in_thread(self._client.custom_query, promql)
         except TimeoutError:
-            raise self._down(f"no answer within {seconds(self.timeout)}") from None
+            raise self._timed_out() from None
         except PrometheusApiClientException as exc:
             raise self._http_error(str(exc)) from None
         except requests.Timeout:
-            raise self._down(f"no answer within {seconds(self.timeout)}") from None
+            raise self._timed_out() from None
         except (requests.JSONDecodeError, ValueError, KeyError, TypeError):
             raise self._down("the reply is not Prometheus API JSON") from None
         except requests.RequestException as exc:
@@ -130,6 +130,9 @@ class PrometheusSource:
         self._session.close()
         if self._http is not None:
             await self._http.aclose()
+
+    def _timed_out(self) -> SourceTimedOut:
+        return SourceTimedOut(self.name, self.url, f"no answer within {seconds(self.timeout)}")
 
     def _down(self, message: str) -> SourceUnavailable:
         return SourceUnavailable(self.name, self.url, message)

@@ -1,0 +1,486 @@
+"""``incident-console run RUNBOOK``: run a runbook's blocks headless.
+
+Prints each step's results as it finishes: a verdict table per block, then every node's
+output grouped under the node (never interleaved). Actions run only with ``--yes`` or a
+confirmation typed on the terminal; without a terminal and without ``--yes`` they are declined
+and recorded so. Exit 0 when every block that ran passed, 1 when any failed, errored, was
+indeterminate, declined or refused, 2 for usage, config or runbook errors (printed as
+``file:line: message``), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from console.catalog import Catalog, require_catalog
+from console.cli import cli
+from console.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    accept_risk_option,
+    check_policy_or_exit,
+    config_option,
+    die,
+    load_config_or_exit,
+    print_problems,
+)
+from console.durations import format_duration
+from console.errors import Problem, SourceError
+from console.execute.runner import BlockRun, NodeRun
+from console.execute.session import (
+    BlockPlan,
+    ConfirmAnswer,
+    ConfirmRequest,
+    RunbookSession,
+    SessionRun,
+    StepRun,
+)
+from console.journal.events import ConfigLoaded, RiskAccepted, RunbookLoaded
+from console.journal.sink import MemorySink
+from console.runbook.model import Block, Runbook, Step, VarSpec
+from console.runbook.parse import load_runbook
+from console.runbook.render import VarError
+
+EXIT_INTERRUPTED = 130
+
+
+@cli.command("run")
+@click.argument("runbook_path", metavar="RUNBOOK", type=click.Path(dir_okay=False))
+@click.option(
+    "--step", "step_refs", multiple=True, metavar="ID", help="Run only this step (number or slug)."
+)
+@click.option("--only", type=click.Choice(["checks"]), help="Run only the checks, no actions.")
+@click.option("--nodes", metavar="SEL", help="Narrow every block to nodes this selector matches.")
+@click.option(
+    "--var", "var_items", multiple=True, metavar="NAME=VALUE", help="Set a runbook variable."
+)
+@click.option("--yes", is_flag=True, help="Confirm every action without asking.")
+@click.option("--dry-run", is_flag=True, help="Show rendered commands and nodes; run nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@config_option
+@accept_risk_option
+def run_cmd(
+    runbook_path: str,
+    step_refs: tuple[str, ...],
+    only: str | None,
+    nodes: str | None,
+    var_items: tuple[str, ...],
+    yes: bool,
+    dry_run: bool,
+    as_json: bool,
+    config_path: str | None,
+    accept_risk: str | None,
+) -> None:
+    """Run a runbook's checks and actions headless, with per-node verdicts.
+
+    Actions need --yes, or a confirmation typed on the terminal (the block id when the block
+    or the profile asks for typed confirmation). Exit 0 when every block passed, 1 when any
+    failed, errored, was indeterminate or was declined, 2 for usage, config or runbook errors.
+    """
+    loaded = load_config_or_exit(config_path)
+    accepted = check_policy_or_exit(loaded, accept_risk)
+    config = loaded.config
+    runbook = _load_runbook_or_exit(runbook_path)
+    catalog = _catalog_or_exit(runbook, config.checks)
+    variables = _parse_vars(var_items)
+    steps = _select_steps(runbook, step_refs)
+    interactive = sys.stdin.isatty()
+    sink = MemorySink(incident=_incident_id(runbook), actor=_actor(config.actor), mode="live")
+    try:
+        session = RunbookSession(
+            runbook,
+            config,
+            sink,
+            catalog=catalog,
+            variables=variables,
+            confirm=_confirmer(yes, interactive),
+            prompt=_prompt if interactive else None,
+            incident=sink.incident,
+            node_filter=nodes,
+            risk_accepted=bool(accepted),
+        )
+    except VarError as exc:
+        print_problems([exc.problem])
+        die("a --var value was refused; nothing was run")
+    except ValueError as exc:
+        die(str(exc))
+    blocks = session.blocks(steps, only_checks=only == "checks")
+    plans = _plan_or_exit(session, blocks)
+    if dry_run:
+        _print_plans(plans, as_json)
+        raise SystemExit(EXIT_OK)
+
+    async def main() -> SessionRun:
+        await sink.emit(
+            ConfigLoaded(
+                path=str(loaded.path) if loaded.path else None,
+                sha256=loaded.sha256,
+                profile=config.profile,
+            )
+        )
+        if accepted and accept_risk:
+            await sink.emit(RiskAccepted(reason=accept_risk, violations=[str(v) for v in accepted]))
+        await sink.emit(
+            RunbookLoaded(
+                path=runbook.file, sha256=runbook.sha256, id=runbook.id, title=runbook.title
+            )
+        )
+        try:
+            return await session.run(
+                steps,
+                only_checks=only == "checks",
+                on_step=None if as_json else _print_step,
+            )
+        finally:
+            await session.close()
+
+    try:
+        result = asyncio.run(main())
+    except KeyboardInterrupt:
+        click.echo("interrupted: running commands were killed on their nodes", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    code = EXIT_OK if result.passed else EXIT_FINDINGS
+    if as_json:
+        click.echo(json.dumps(_result_json(runbook, sink.incident, result, code), indent=2))
+    else:
+        _print_summary(result, code)
+    raise SystemExit(code)
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+
+def _load_runbook_or_exit(path: str) -> Runbook:
+    try:
+        return load_runbook(path)
+    except SourceError as exc:
+        print_problems(exc.problems)
+        die(f"the runbook has {len(exc.problems)} problem(s); nothing was run")
+
+
+def _catalog_or_exit(runbook: Runbook, paths: list[Any]) -> Catalog:
+    if not any(b.options.use for b in runbook.blocks()):
+        return Catalog()
+    try:
+        return require_catalog(paths)
+    except SourceError as exc:
+        print_problems(exc.problems)
+        die("the checks catalog has problems; nothing was run")
+
+
+def _parse_vars(items: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.UsageError(f"--var {item!r}: write it as NAME=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+def _select_steps(runbook: Runbook, refs: tuple[str, ...]) -> list[Step] | None:
+    if not refs:
+        return None
+    chosen: list[Step] = []
+    for ref in refs:
+        step = runbook.step(ref)
+        if step is None:
+            known = ", ".join(f"{s.number} ({s.slug})" for s in runbook.steps)
+            raise click.UsageError(f"--step {ref!r}: the runbook has no such step (steps: {known})")
+        if step not in chosen:
+            chosen.append(step)
+    return sorted(chosen, key=lambda s: s.number)
+
+
+def _plan_or_exit(session: RunbookSession, blocks: list[Block]) -> list[BlockPlan]:
+    problems: list[Problem] = []
+    try:
+        asyncio.run(session.ask_vars(blocks))
+    except VarError as exc:
+        problems.append(exc.problem)
+    except SourceError as exc:
+        problems.extend(exc.problems)
+    plans: list[BlockPlan] = []
+    if not problems:
+        for block in blocks:
+            try:
+                plans.append(session.plan(block))
+            except VarError as exc:
+                problems.append(exc.problem)
+            except SourceError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        print_problems(problems)
+        die(f"{len(problems)} problem(s) before running; nothing was run")
+    return plans
+
+
+def _incident_id(runbook: Runbook) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"INC-{stamp}-{runbook.id}"
+
+
+def _actor(configured: str | None) -> str:
+    if configured:
+        return configured
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+# -- confirmation and prompts ----------------------------------------------------------------
+
+
+def _confirmer(
+    yes: bool, interactive: bool
+) -> Callable[[ConfirmRequest], Awaitable[ConfirmAnswer]]:
+    async def confirm(request: ConfirmRequest) -> ConfirmAnswer:
+        if yes:
+            return ConfirmAnswer(True, "flag")
+        if not interactive:
+            return ConfirmAnswer(
+                False, reason="declined: no terminal to confirm on and --yes was not given"
+            )
+        return await asyncio.to_thread(_ask_terminal, request)
+
+    return confirm
+
+
+def _ask_terminal(request: ConfirmRequest) -> ConfirmAnswer:
+    block = request.block
+    where = f"{block.file}:{block.line}"
+    stage = {"all": "", "canary": " (canary)", "rest": " (the rest, after the canary)"}
+    nodes = ", ".join(request.nodes)
+    click.echo(f"\naction {block.id}{stage[request.stage]} at {where} on {nodes}:", err=True)
+    for line in request.command.splitlines():
+        click.echo(f"    {line}", err=True)
+    if request.typed:
+        answer = click.prompt(
+            f"type {block.id} to run it", default="", show_default=False, err=True
+        )
+        if answer.strip() == block.id:
+            return ConfirmAnswer(True, "typed")
+        return ConfirmAnswer(False, reason=f"declined: typed {answer.strip()!r}, not {block.id!r}")
+    if click.confirm("run it?", default=False, err=True):
+        return ConfirmAnswer(True, "yes")
+    return ConfirmAnswer(False, reason="declined at the terminal")
+
+
+async def _prompt(name: str, spec: VarSpec, problem: str | None) -> str | None:
+    if problem:
+        click.echo(f"  {problem}", err=True)
+    question = spec.prompt or f"value for {{{{{name}}}}}"
+    answer: str = await asyncio.to_thread(
+        click.prompt,
+        question,
+        default=spec.default or "",
+        show_default=bool(spec.default),
+        err=True,
+    )
+    return answer or None
+
+
+# -- output ----------------------------------------------------------------------------------
+
+_MARK = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "error": "ERROR",
+    "indeterminate": "INDETERMINATE",
+    "cancelled": "CANCELLED",
+    "declined": "DECLINED",
+    "refused": "REFUSED",
+}
+
+
+def _print_plans(plans: list[BlockPlan], as_json: bool) -> None:
+    if as_json:
+        out = [
+            {
+                "id": p.block.id,
+                "kind": p.block.kind,
+                "lang": p.block.lang,
+                "step": p.block.step,
+                "file": p.block.file,
+                "line": p.block.line,
+                "selector": p.selector,
+                "nodes": [n.name for n in p.nodes],
+                "commands": p.commands,
+                "confirm": p.confirm,
+                "timeout_s": p.timeout,
+            }
+            for p in plans
+        ]
+        click.echo(json.dumps({"dry_run": True, "blocks": out}, indent=2))
+        return
+    click.echo("dry run: nothing is sent anywhere")
+    for plan in plans:
+        block = plan.block
+        where = f"{block.file}:{block.line}"
+        if block.runs_on_nodes:
+            nodes = ", ".join(n.name for n in plan.nodes) or "(no node matches)"
+            target = f"on {plan.selector}: {nodes}"
+        else:
+            target = "from the console"
+        confirm = f", confirm: {plan.confirm}" if plan.confirm != "none" else ""
+        click.echo(
+            f"\n-- {block.kind} {block.id} [{where}] {target} "
+            f"(timeout {format_duration(plan.timeout)}{confirm})"
+        )
+        distinct = set(plan.commands.values())
+        if len(distinct) <= 1:
+            _indented(next(iter(distinct), ""), "   $ ")
+        else:
+            for node, command in plan.commands.items():
+                click.echo(f"   [{node}]")
+                _indented(command, "   $ ")
+
+
+def _indented(text: str, prefix: str) -> None:
+    for line in text.splitlines() or [""]:
+        click.echo(f"{prefix}{line}")
+
+
+def _print_step(step_run: StepRun) -> None:
+    step = step_run.step
+    click.echo(f"\n== Step {step.number}: {step.title}")
+    for run in step_run.runs:
+        _print_block(run)
+    for block, reason in step_run.not_run:
+        click.echo(f"-- {block.kind} {block.id} [{block.file}:{block.line}]: not run: {reason}")
+
+
+def _print_block(run: BlockRun) -> None:
+    block = run.block
+    where = f"{block.file}:{block.line}"
+    attempt = f", attempt {run.attempt}" if run.attempt > 1 else ""
+    click.echo(
+        f"-- {block.kind} {block.id} [{where}]: {_MARK[run.verdict]} "
+        f"({format_duration(run.duration_s)}{attempt})"
+    )
+    if run.reason and (run.verdict != "pass"):
+        click.echo(f"   {run.reason}")
+    if run.nodes:
+        _print_table(run.nodes)
+    for node in run.nodes:
+        _print_output(node)
+
+
+def _print_table(nodes: list[NodeRun]) -> None:
+    rows = [("NODE", "VERDICT", "EXIT", "TIME", "REASON")]
+    for n in nodes:
+        code = str(n.exit) if n.exit is not None else (n.signal or "-")
+        if n.status is not None:
+            code = str(n.status)
+        elif n.value is not None and n.exit is None:
+            code = f"{n.value:g}"
+        rows.append((n.node, n.verdict, code, format_duration(n.duration_s), n.reason))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        click.echo(("   " + "  ".join(cells) + "  " + row[4]).rstrip())
+
+
+def _print_output(node: NodeRun) -> None:
+    for stream, text in (("stdout", node.stdout), ("stderr", node.stderr)):
+        if not text:
+            continue
+        click.echo(f"   --- {node.node} {stream} ---")
+        for line in text.rstrip("\n").split("\n"):
+            click.echo(f"   | {line}")
+    for cut in node.truncations:
+        click.echo(
+            f"   [{node.node} {cut.stream} truncated: kept {cut.kept_bytes} bytes, dropped "
+            f"{cut.dropped_bytes} bytes ({cut.dropped_lines} lines)]"
+        )
+    if node.invalid_utf8:
+        click.echo(f"   [{node.node}: output had bytes that are not UTF-8; shown as U+FFFD]")
+
+
+def _print_summary(result: SessionRun, code: int) -> None:
+    runs = result.runs
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run.verdict] = counts.get(run.verdict, 0) + 1
+    tally = ", ".join(f"{n} {v}" for v, n in counts.items()) or "nothing ran"
+    click.echo(f"\n{len(runs)} block(s): {tally}")
+    if result.stopped:
+        click.echo(f"stopped: {result.stopped}")
+    if code != EXIT_OK:
+        click.echo("exit 1: not every block passed", err=True)
+
+
+def _node_json(n: NodeRun) -> dict[str, Any]:
+    return {
+        "node": n.node,
+        "verdict": n.verdict,
+        "exit": n.exit,
+        "signal": n.signal,
+        "status": n.status,
+        "value": n.value,
+        "duration_s": round(n.duration_s, 6),
+        "reason": n.reason,
+        "stdout": n.stdout,
+        "stderr": n.stderr,
+        "invalid_utf8": n.invalid_utf8,
+        "truncated": [
+            {
+                "stream": t.stream,
+                "kept_bytes": t.kept_bytes,
+                "dropped_bytes": t.dropped_bytes,
+                "dropped_lines": t.dropped_lines,
+            }
+            for t in n.truncations
+        ],
+    }
+
+
+def _result_json(runbook: Runbook, incident: str, result: SessionRun, code: int) -> dict[str, Any]:
+    steps = []
+    for step_run in result.steps:
+        blocks = [
+            {
+                "id": r.block.id,
+                "kind": r.block.kind,
+                "lang": r.block.lang,
+                "file": r.block.file,
+                "line": r.block.line,
+                "run": r.run,
+                "attempt": r.attempt,
+                "verdict": r.verdict,
+                "reason": r.reason,
+                "command": r.command,
+                "duration_s": round(r.duration_s, 6),
+                "nodes": [_node_json(n) for n in r.nodes],
+                "not_run": r.not_run,
+            }
+            for r in step_run.runs
+        ]
+        steps.append(
+            {
+                "number": step_run.step.number,
+                "slug": step_run.step.slug,
+                "title": step_run.step.title,
+                "blocks": blocks,
+                "not_run": [{"id": b.id, "reason": why} for b, why in step_run.not_run],
+            }
+        )
+    return {
+        "runbook": {"id": runbook.id, "title": runbook.title, "file": runbook.file},
+        "incident": incident,
+        "exit": code,
+        "passed": result.passed,
+        "stopped": result.stopped,
+        "steps": steps,
+    }

@@ -1,0 +1,95 @@
+"""``http`` blocks: one request from the console with httpx.
+
+The block's text is ``METHOD URL``, then optional ``Header: value`` lines, then a blank line
+and an optional body. Checks may only ``GET`` or ``HEAD``; actions may also ``POST``, ``PUT``,
+``PATCH`` and ``DELETE``. A request that never reached the server (refused, no connection) is
+an ``error``; one that timed out or broke after it was sent is ``indeterminate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from console.execute.target import ConnectionLost, TargetError
+
+CHECK_METHODS = ("GET", "HEAD")
+ACTION_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+class RequestTimedOut(Exception):
+    """The server did not answer in time; a sent request may have taken effect."""
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A parsed ``http`` block."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes | None
+
+    @property
+    def node(self) -> str:
+        """What the verdict table calls this request: the URL's host and port."""
+        return urlsplit(self.url).netloc or self.url
+
+
+def parse_request(text: str, *, action: bool) -> HttpRequest:
+    """Parse a rendered ``http`` block; raise ``ValueError`` saying what is wrong."""
+    lines = text.strip("\n").split("\n")
+    words = lines[0].split()
+    allowed = ACTION_METHODS if action else CHECK_METHODS
+    if len(words) != 2 or words[0].upper() not in allowed:
+        raise ValueError(
+            f"the first line must be 'METHOD URL' with METHOD one of {', '.join(allowed)}"
+        )
+    method, url = words[0].upper(), words[1]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    headers: list[tuple[str, str]] = []
+    index = 1
+    while index < len(lines) and lines[index].strip():
+        name, sep, value = lines[index].partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise ValueError(f"line {index + 1}: expected 'Header: value', got {lines[index]!r}")
+        headers.append((name.strip(), value.strip()))
+        index += 1
+    rest = "\n".join(lines[index + 1 :]) if index < len(lines) else ""
+    body = rest.encode() if rest.strip() else None
+    if body is not None and method in ("GET", "HEAD"):
+        raise ValueError(f"a {method} request has no body")
+    return HttpRequest(method, url, tuple(headers), body)
+
+
+async def send(
+    request: HttpRequest, timeout: float, on_chunk: Callable[[bytes], Awaitable[None]]
+) -> tuple[int, str]:
+    """Send ``request``, hand the body to ``on_chunk`` as it arrives; return the status.
+
+    Raises ``TargetError`` when the request could not be sent, ``RequestTimedOut`` or
+    ``ConnectionLost`` when it may have been.
+    """
+    import httpx
+
+    try:
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            client.stream(
+                request.method, request.url, headers=list(request.headers), content=request.body
+            ) as response,
+        ):
+            async for data in response.aiter_bytes():
+                await on_chunk(data)
+            return response.status_code, response.reason_phrase
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise TargetError("unreachable", f"cannot reach {request.node}: {exc}") from None
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
+        raise TargetError("config", f"bad request to {request.url}: {exc}") from None
+    except httpx.TimeoutException:
+        raise RequestTimedOut(f"{request.node} did not answer within {timeout:g}s") from None
+    except httpx.TransportError as exc:
+        raise ConnectionLost(f"the connection to {request.node} broke: {exc}") from None

@@ -1,0 +1,144 @@
+"""The local target: a command on the console's own machine (``on: local``).
+
+The command runs in a new session, so it leads its own process group; a kill signals the whole
+group (SIGTERM, then SIGKILL after a grace period), which reaches the children a shell started
+too, not only the shell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+
+from console.execute.target import Chunk, ChunkQueue, ExitStatus, KillReport, Stream, TargetError
+
+LOCAL_NODE = "local"
+KILL_GRACE_S = 2.0
+_READ_SIZE = 1 << 16
+
+
+class LocalProcess:
+    """A local subprocess in its own process group."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+        self._may_read = asyncio.Event()
+        self._may_read.set()
+        self._queue = ChunkQueue(self._may_read.clear, self._may_read.set)
+        self._pumps = [
+            asyncio.create_task(self._pump("stdout", proc.stdout)),
+            asyncio.create_task(self._pump("stderr", proc.stderr)),
+        ]
+        self._done = asyncio.create_task(self._close_when_drained())
+
+    async def _pump(self, stream: Stream, reader: asyncio.StreamReader | None) -> None:
+        assert reader is not None
+        while True:
+            await self._may_read.wait()  # paused while the consumer is behind
+            data = await reader.read(_READ_SIZE)
+            if not data:
+                return
+            self._queue.put(Chunk(stream, data))
+
+    async def _close_when_drained(self) -> None:
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        self._queue.close()
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._queue
+
+    async def wait(self) -> ExitStatus:
+        """The exit status; a negative return code means a signal."""
+        code = await self._proc.wait()
+        if code < 0:
+            return ExitStatus(None, signal.Signals(-code).name.removeprefix("SIG"))
+        return ExitStatus(code)
+
+    async def kill(self) -> KillReport:
+        """SIGTERM the process group, then SIGKILL whatever is left after the grace period."""
+        pgid = self._proc.pid
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            return KillReport(True, "the process group had already exited")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + KILL_GRACE_S
+        while loop.time() < deadline:
+            if not _group_alive(pgid):
+                return KillReport(True, "process group terminated (SIGTERM)")
+            await asyncio.sleep(0.05)
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return KillReport(True, "process group terminated (SIGTERM)")
+        return KillReport(True, f"process group killed (SIGKILL after {KILL_GRACE_S:g}s)")
+
+    async def close(self) -> None:
+        """Stop reading; reap the shell if it has exited."""
+        for pump in self._pumps:
+            pump.cancel()
+        await asyncio.gather(*self._pumps, self._done, return_exceptions=True)
+        if self._proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._proc.wait(), 0.5)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` still has a member that is not a zombie.
+
+    Orphaned children of a killed shell may stay zombies until init reaps them, and a zombie
+    still answers ``killpg(pgid, 0)``; on Linux, /proc tells them apart.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        entries = os.scandir("/proc")
+    except OSError:
+        return True
+    with entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+                return True
+    return False
+
+
+class LocalTarget:
+    """Runs commands on this machine."""
+
+    def __init__(self, node: str = LOCAL_NODE) -> None:
+        self._node = node
+
+    @property
+    def node(self) -> str:
+        """The pseudo-node's name (``local``)."""
+        return self._node
+
+    async def start(self, command: str, *, shell: str) -> LocalProcess:
+        """Start ``command`` under ``shell`` with stdin closed, in a new process group."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                shell,
+                "-c",
+                command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise TargetError("config", f"cannot start {shell}: {exc.strerror or exc}") from None
+        return LocalProcess(proc)

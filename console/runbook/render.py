@@ -1,0 +1,203 @@
+"""Runbook variables at run time: which a block needs, checking values, rendering (pure).
+
+``{{name}}`` is substituted (DESIGN §2). In ``sh``/``bash`` blocks every value is inserted
+shell-quoted, so ``'; rm -rf / #`` or ``$(touch x)`` arrive as literal text; the shell's own
+``$VAR`` and ``${VAR}`` are not touched. In the URL line of an ``http`` block values are
+percent-encoded (so they cannot add path segments or query parameters), and no value may hold
+a line break there or in a header. ``promql`` values are inserted as written: constrain them
+with ``pattern``. In ``on:`` selectors values are substituted unquoted; a value there may not hold
+whitespace, ``*``, ``!`` or ``=`` (it could add selector words or a wildcard and widen the blast
+radius), and the result must still be a valid selector.
+
+Built-ins: ``{{node}}`` and ``{{host}}`` (the node a shell block runs on) and ``{{incident}}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from console.errors import Problem
+from console.runbook.model import BUILTIN_VARS, Block, Runbook, VarSpec
+from console.runbook.template import MissingVariable, render, variables_in
+from console.selector import SelectorError, parse_selector
+
+NODE_VARS = ("node", "host")
+_SELECTOR_UNSAFE = re.compile(r"[\s*!=]")
+
+
+class VarError(ValueError):
+    """A variable problem, carrying the file:line it concerns."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class VarUseSite:
+    """Where a block uses a variable."""
+
+    name: str
+    block: str
+    file: str
+    line: int
+
+
+def uses(block: Block) -> list[VarUseSite]:
+    """Every ``{{name}}`` in the block's body and ``on:`` selector, with its line."""
+    out = [
+        VarUseSite(u.name, block.id, block.file, block.body_line + u.line)
+        for u in variables_in(block.body)
+    ]
+    if block.options.on:
+        line = block.line_of("on")
+        out += [
+            VarUseSite(u.name, block.id, block.file, line) for u in variables_in(block.options.on)
+        ]
+    return out
+
+
+def needed(blocks: list[Block]) -> dict[str, VarUseSite]:
+    """The declared (non-built-in) variables these blocks use, each with its first use."""
+    out: dict[str, VarUseSite] = {}
+    for block in blocks:
+        for use in uses(block):
+            if use.name not in BUILTIN_VARS:
+                out.setdefault(use.name, use)
+    return out
+
+
+def check_value(name: str, spec: VarSpec | None, value: str) -> str | None:
+    """Why ``value`` is not acceptable for variable ``name``, or ``None``."""
+    if spec is None:
+        return f"no variable {name!r} is declared in the runbook's front matter"
+    if "\x00" in value:
+        return f"{name}: a value cannot contain a NUL byte"
+    return spec.problem_with(value)
+
+
+def front_matter_line(runbook: Runbook, name: str, text: str | None) -> int:
+    """The line of ``vars.<name>`` in the runbook's front matter (2 when it cannot be found)."""
+    if text is None:
+        return 2
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return 2
+    in_vars = False
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip() == "---":
+            break
+        if line.startswith("vars:"):
+            in_vars = True
+            continue
+        if in_vars and line and not line[0].isspace():
+            in_vars = False
+        if in_vars and line.strip().startswith(f"{name}:"):
+            return number
+    return 2
+
+
+def render_body(block: Block, values: dict[str, str]) -> str:
+    """The block's body with ``values`` substituted, quoted as the block's language needs.
+
+    Raises ``VarError`` naming the line of the first unresolved or unsafe variable.
+    """
+    try:
+        if block.lang in ("sh", "bash"):
+            return render(block.body, values, shell=True)
+        if block.lang == "http":
+            return _render_http(block, values)
+        return render(block.body, values, shell=False)
+    except MissingVariable as exc:
+        raise VarError(_missing(block, str(exc.args[0]), body=True)) from None
+
+
+def _render_http(block: Block, values: dict[str, str]) -> str:
+    lines = block.body.split("\n")
+    out: list[str] = []
+    in_headers = True
+    for index, line in enumerate(lines):
+        if index == 0:
+            encoded = {k: quote(v, safe=":@") for k, v in values.items()}
+            out.append(render(line, encoded, shell=False))
+            continue
+        if in_headers and not line.strip():
+            in_headers = False
+        if in_headers:
+            for use in variables_in(line):
+                value = values.get(use.name)
+                if value is not None and ("\n" in value or "\r" in value):
+                    raise VarError(
+                        Problem(
+                            block.file,
+                            block.body_line + index,
+                            f"block {block.id}: {{{{{use.name}}}}} holds a line break, which "
+                            "is not allowed in an HTTP header",
+                            code="var",
+                        )
+                    )
+        out.append(render(line, values, shell=False))
+    return "\n".join(out)
+
+
+def render_selector(block: Block, selector: str, values: dict[str, str]) -> str:
+    """The ``on:`` selector with ``values`` substituted unquoted, checked to still parse."""
+    line = block.line_of("on")
+    for use in variables_in(selector):
+        value = values.get(use.name)
+        if value is not None and _SELECTOR_UNSAFE.search(value):
+            raise VarError(
+                Problem(
+                    block.file,
+                    line,
+                    f"block {block.id}: {{{{{use.name}}}}} = {value!r} cannot be used in on: "
+                    "(a value there holds no spaces, '*', '!' or '=', so it cannot widen or "
+                    "rewrite the selector)",
+                    key="on",
+                    code="var",
+                )
+            )
+        if use.name in NODE_VARS:
+            raise VarError(
+                Problem(
+                    block.file,
+                    line,
+                    f"block {block.id}: {{{{{use.name}}}}} cannot be used in on: (it is "
+                    "the node the block runs on)",
+                    key="on",
+                    code="var",
+                )
+            )
+    try:
+        text = render(selector, values, shell=False)
+    except MissingVariable as exc:
+        raise VarError(_missing(block, str(exc.args[0]), body=False)) from None
+    try:
+        parse_selector(text)
+    except SelectorError as exc:
+        raise VarError(
+            Problem(
+                block.file,
+                line,
+                f"block {block.id}: on: {selector!r} became {text!r}: {exc}",
+                key="on",
+                code="selector",
+            )
+        ) from None
+    return text
+
+
+def _missing(block: Block, name: str, *, body: bool) -> Problem:
+    line = block.line_of("on")
+    if body:
+        use = next((u for u in variables_in(block.body) if u.name == name), None)
+        line = block.body_line + (use.line if use else 0)
+    if name in NODE_VARS:
+        message = (
+            f"block {block.id}: {{{{{name}}}}} is only defined where a shell block runs on nodes"
+        )
+    else:
+        message = f"block {block.id} needs {{{{{name}}}}}: give it with --var {name}=VALUE"
+    return Problem(block.file, line, message, code="var")
