@@ -53,6 +53,7 @@ class IncidentOpened(Payload):
     chain: Literal["sha256", "hmac-sha256"] = "sha256"
     console_version: str = ""
     scenario: str | None = None
+    redact_rules: list[str] = Field(default_factory=list)  # names of the redaction rules in force
 
 
 @_register
@@ -63,6 +64,22 @@ class IncidentResumed(Payload):
     torn_offset: int | None = None
     torn_bytes: int | None = None
     broken_file: str | None = None
+    broken_offset: int | None = None  # where the torn bytes start inside ``broken_file``
+    torn_sha256: str | None = None  # SHA-256 of the torn bytes, tying the .broken file to the log
+    fsync: Literal["always", "group", "never"] | None = None  # the policy from here on
+    group_commit_ms: int | None = None
+    redact_rules: list[str] | None = None
+
+
+@_register
+class IncidentSuspended(Payload):
+    """The console stopped cleanly while the incident stays open (hand-over, shutdown).
+
+    A later ``incident.resumed`` after one of these is not after a crash."""
+
+    TYPE = "incident.suspended"
+    DECISION = True
+    reason: str = ""
 
 
 @_register
@@ -138,6 +155,12 @@ class PanelValue(BaseModel):
     age_s: float | None = None
     error: str | None = None
     detail: str = ""
+    unit: str = ""
+    leader: str | None = None  # quorum: the leader, where the leader query gives it
+    rate: float | None = None  # backlog: change per second over the recent window
+    trend: str | None = None  # backlog: growing | draining | flat | unknown
+    eta_s: float | None = None  # backlog: seconds until ``eta_to`` at the current rate
+    eta_to: str | None = None  # backlog: empty | crit
 
 
 @_register
@@ -344,6 +367,9 @@ class JournalFault(Payload):
     error: str
     attempts: int = 1
     recovered: bool = False
+    # Decision events whose ``emit`` raised: the caller was told they were not recorded and did
+    # not act on them, though they reached the log once the fault cleared.
+    failed_seqs: list[int] = Field(default_factory=list)
 
 
 class Event(BaseModel):
