@@ -268,7 +268,12 @@ def load_config(explicit: str | Path | None = None) -> LoadedConfig:
     """Discover, read and validate the config; raise ``SourceError`` listing every problem."""
     path = discover(explicit)
     if path is None:
-        return LoadedConfig(config=Config(), path=None, sha256=None)
+        defaults = Config()
+        folders = {
+            "runbooks": [p for p in defaults.runbooks if p.is_dir()],
+            "checks": [p for p in defaults.checks if p.is_dir()],
+        }
+        return LoadedConfig(config=defaults.model_copy(update=folders), path=None, sha256=None)
     try:
         raw = path.read_bytes()
     except OSError as exc:

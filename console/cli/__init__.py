@@ -28,4 +28,11 @@ def main() -> None:
 
 
 # Command modules register themselves on ``cli`` when imported.
-from console.cli import config_cmds, lint_cmds  # noqa: E402,F401
+from console.cli import (  # noqa: E402,F401
+    config_cmds,
+    console_cmds,
+    journal_cmds,
+    lint_cmds,
+    run_cmd,
+    status_cmd,
+)

@@ -11,12 +11,10 @@ indeterminate, declined or refused, 2 for usage, config or runbook errors (print
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
-import socket
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,7 +31,9 @@ from console.cli.common import (
     load_config_or_exit,
     print_problems,
 )
-from console.durations import format_duration
+from console.config import Config, LoadedConfig
+from console.drill.run import DrillRun
+from console.durations import format_duration, parse_duration
 from console.errors import Problem, SourceError
 from console.execute.runner import BlockRun, NodeRun
 from console.execute.session import (
@@ -44,11 +44,14 @@ from console.execute.session import (
     SessionRun,
     StepRun,
 )
-from console.journal.events import ConfigLoaded, RiskAccepted, RunbookLoaded
-from console.journal.sink import MemorySink
+from console.incident import Incident
+from console.journal.log import JournalError
+from console.journal.sink import EventSink, MemorySink
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.runbook.parse import load_runbook
 from console.runbook.render import VarError
+from console.telemetry.errors import TelemetryError
+from console.telemetry.poller import TelemetryPoller
 
 EXIT_INTERRUPTED = 130
 
@@ -66,6 +69,30 @@ EXIT_INTERRUPTED = 130
 @click.option("--yes", is_flag=True, help="Confirm every action without asking.")
 @click.option("--dry-run", is_flag=True, help="Show rendered commands and nodes; run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--journal",
+    type=click.Path(path_type=Path),
+    help="Incident log: a folder for a new log, or an existing .jsonl to append to "
+    "(default: journal.dir from the config).",
+)
+@click.option("--no-journal", is_flag=True, help="Keep the events in memory only (no log).")
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Run against a drill scenario's simulated cluster instead of real nodes.",
+)
+@click.option(
+    "--at",
+    metavar="DURATION",
+    help="With --scenario: the drill time to start at (default: when the first alert fires).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.1, 1000),
+    default=10.0,
+    show_default=True,
+    help="With --scenario: drill seconds per real second.",
+)
 @config_option
 @accept_risk_option
 def run_cmd(
@@ -77,83 +104,171 @@ def run_cmd(
     yes: bool,
     dry_run: bool,
     as_json: bool,
+    journal: Path | None,
+    no_journal: bool,
+    scenario: Path | None,
+    at: str | None,
+    speed: float,
     config_path: str | None,
     accept_risk: str | None,
 ) -> None:
     """Run a runbook's checks and actions headless, with per-node verdicts.
 
     Actions need --yes, or a confirmation typed on the terminal (the block id when the block
-    or the profile asks for typed confirmation). Exit 0 when every block passed, 1 when any
+    or the profile asks for typed confirmation). Everything is written to an incident log, whose
+    path and head hash are printed at the end. Exit 0 when every block passed, 1 when any
     failed, errored, was indeterminate or was declined, 2 for usage, config or runbook errors.
     """
     loaded = load_config_or_exit(config_path)
     accepted = check_policy_or_exit(loaded, accept_risk)
-    config = loaded.config
     runbook = _load_runbook_or_exit(runbook_path)
+    drill = _drill_or_exit(loaded, scenario, speed, at) if scenario else None
+    if drill is not None:
+        loaded = drill.loaded
+    config = loaded.config
     catalog = _catalog_or_exit(runbook, config.checks)
     variables = _parse_vars(var_items)
     steps = _select_steps(runbook, step_refs)
     interactive = sys.stdin.isatty()
-    sink = MemorySink(incident=_incident_id(runbook), actor=_actor(config.actor), mode="live")
-    try:
-        session = RunbookSession(
+
+    def session_on(sink: EventSink, values: dict[str, str], incident: str) -> RunbookSession:
+        return RunbookSession(
             runbook,
             config,
             sink,
+            targets=drill.targets if drill else None,
+            promql=drill.prometheus if drill else None,
             catalog=catalog,
-            variables=variables,
+            variables=values,
             confirm=_confirmer(yes, interactive),
             prompt=_prompt if interactive else None,
-            incident=sink.incident,
+            incident=incident,
             node_filter=nodes,
             risk_accepted=bool(accepted),
         )
+
+    try:
+        planner = session_on(MemorySink(), variables, "INC-plan")
     except VarError as exc:
         print_problems([exc.problem])
         die("a --var value was refused; nothing was run")
     except ValueError as exc:
         die(str(exc))
-    blocks = session.blocks(steps, only_checks=only == "checks")
-    plans = _plan_or_exit(session, blocks)
+    blocks = planner.blocks(steps, only_checks=only == "checks")
+    plans = _plan_or_exit(planner, blocks)
     if dry_run:
         _print_plans(plans, as_json)
         raise SystemExit(EXIT_OK)
 
-    async def main() -> SessionRun:
-        await sink.emit(
-            ConfigLoaded(
-                path=str(loaded.path) if loaded.path else None,
-                sha256=loaded.sha256,
-                profile=config.profile,
-            )
+    async def main() -> tuple[SessionRun, Incident]:
+        incident = await _open_incident(
+            loaded, runbook, journal, no_journal, accepted, accept_risk, drill
         )
-        if accepted and accept_risk:
-            await sink.emit(RiskAccepted(reason=accept_risk, violations=[str(v) for v in accepted]))
-        await sink.emit(
-            RunbookLoaded(
-                path=runbook.file, sha256=runbook.sha256, id=runbook.id, title=runbook.title
-            )
-        )
+        session = session_on(incident.sink, dict(planner.values), incident.incident_id)
+        poller = _poller(config, incident, drill)
         try:
-            return await session.run(
+            if drill is not None:
+                await drill.start(incident)
+            await _snapshot(poller, "start")
+            result = await session.run(
                 steps,
                 only_checks=only == "checks",
                 on_step=None if as_json else _print_step,
             )
+            await _snapshot(poller, "end")
         finally:
             await session.close()
+            if poller is not None:
+                await poller.aclose()
+            if drill is not None:
+                await drill.stop()
+        await _finish_incident(incident, result)
+        return result, incident
 
     try:
-        result = asyncio.run(main())
+        result, incident = asyncio.run(main())
     except KeyboardInterrupt:
         click.echo("interrupted: running commands were killed on their nodes", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
+    except JournalError as exc:
+        die(str(exc))
     code = EXIT_OK if result.passed else EXIT_FINDINGS
     if as_json:
-        click.echo(json.dumps(_result_json(runbook, sink.incident, result, code), indent=2))
+        out = _result_json(runbook, incident.incident_id, result, code)
+        out["journal"] = str(incident.path) if incident.path else None
+        out["head"] = incident.state.head if incident.path else None
+        click.echo(json.dumps(out, indent=2))
     else:
         _print_summary(result, code)
+        if incident.path is not None:
+            click.echo(f"incident log: {incident.path}")
+            click.echo(f"head hash: {incident.state.head}")
     raise SystemExit(code)
+
+
+# -- the incident log ------------------------------------------------------------------------
+
+
+async def _open_incident(
+    loaded: LoadedConfig,
+    runbook: Runbook,
+    journal: Path | None,
+    no_journal: bool,
+    accepted: list[Problem],
+    accept_risk: str | None,
+    drill: DrillRun | None,
+) -> Incident:
+    """A new log (or an existing one to append to) that records this run."""
+    if journal is not None and journal.is_file():
+        incident = await Incident.resume(loaded, journal)
+        await incident.record_runbook(runbook)
+        return incident
+    return await Incident.open(
+        loaded,
+        f"run {runbook.id}" + (f" (scenario {drill.scenario.title})" if drill else ""),
+        mode="drill" if drill else "live",
+        journal=journal,
+        runbook=runbook,
+        scenario=drill.scenario.file if drill else None,
+        accepted=accepted,
+        accept_reason=accept_risk,
+        in_memory=no_journal,
+    )
+
+
+def _poller(config: Config, incident: Incident, drill: DrillRun | None) -> TelemetryPoller | None:
+    """Telemetry for the log's before and after: the alerts and panels, when there are any."""
+    if drill is not None:
+        return TelemetryPoller(config, incident.sink, prometheus=drill.prometheus)
+    if config.prometheus is None and config.alertmanager is None:
+        return None
+    try:
+        return TelemetryPoller(config, incident.sink)
+    except TelemetryError as exc:
+        click.echo(f"telemetry: {exc}; the log will hold no alerts or metrics", err=True)
+        return None
+
+
+async def _snapshot(poller: TelemetryPoller | None, reason: str) -> None:
+    """Poll once (journalling alerts and source health) and record every panel's value."""
+    if poller is not None:
+        await poller.poll_once()
+        await poller.record_snapshot(reason)
+
+
+async def _finish_incident(incident: Incident, result: SessionRun) -> None:
+    """Close a log this run created; leave one it appended to open for the next run."""
+    if incident.path is None:
+        return
+    if incident.state.resumes:
+        await incident.suspend("run finished")
+        return
+    runs = result.runs
+    passed = sum(1 for r in runs if r.passed)
+    summary = f"run finished: {passed}/{len(runs)} block(s) passed"
+    if result.stopped:
+        summary += f"; stopped: {result.stopped}"
+    await incident.close(summary)
 
 
 # -- inputs ----------------------------------------------------------------------------------
@@ -165,6 +280,18 @@ def _load_runbook_or_exit(path: str) -> Runbook:
     except SourceError as exc:
         print_problems(exc.problems)
         die(f"the runbook has {len(exc.problems)} problem(s); nothing was run")
+
+
+def _drill_or_exit(loaded: LoadedConfig, scenario: Path, speed: float, at: str | None) -> DrillRun:
+    try:
+        return DrillRun.prepare(
+            loaded, scenario, speed=speed, at=parse_duration(at) if at else None
+        )
+    except SourceError as exc:
+        print_problems(exc.problems)
+        die(f"the scenario has {len(exc.problems)} problem(s); nothing was run")
+    except ValueError as exc:
+        raise click.UsageError(f"--at {at!r}: {exc}") from None
 
 
 def _catalog_or_exit(runbook: Runbook, paths: list[Any]) -> Catalog:
@@ -222,21 +349,6 @@ def _plan_or_exit(session: RunbookSession, blocks: list[Block]) -> list[BlockPla
         print_problems(problems)
         die(f"{len(problems)} problem(s) before running; nothing was run")
     return plans
-
-
-def _incident_id(runbook: Runbook) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"INC-{stamp}-{runbook.id}"
-
-
-def _actor(configured: str | None) -> str:
-    if configured:
-        return configured
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 # -- confirmation and prompts ----------------------------------------------------------------

@@ -36,6 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from console.config import Panel
 from console.durations import Duration
 from console.errors import ProblemList, SourceError
 from console.selector import SelectorError, parse_selector
@@ -146,6 +147,8 @@ class Scenario(Strict):
     description: str = ""
     runbook: str | None = None
     nodes: list[SimNode] = Field(min_length=1)
+    panels: list[Panel] = Field(default_factory=list)
+    refresh: Duration = 2.0
     series: list[SeriesSet] = Field(default_factory=list)
     alerts: list[AlertSpec] = Field(default_factory=list)
     timeline: list[Inject] = Field(default_factory=list)

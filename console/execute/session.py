@@ -236,19 +236,6 @@ class RunbookSession:
         """Resolve, select nodes and render ``block``; raise ``SourceError``/``VarError``."""
         block = self.resolve(block)
         options = block.options
-        if block.is_action and (options.within is not None or options.every is not None):
-            key = "within" if options.within is not None else "every"
-            raise SourceError(
-                [
-                    Problem(
-                        block.file,
-                        block.line_of(key),
-                        f"block {block.id}: within/every re-run a check until it holds; an "
-                        "action runs once (put the wait on a check after it)",
-                        key=key,
-                    )
-                ]
-            )
         values = {**self.values, "incident": self.incident}
         confirm: Literal["none", "yes", "typed"] = "none"
         if block.is_action:

@@ -382,6 +382,16 @@ def _check_kind_options(
             key="use",
             code="invalid",
         )
+    if kind == "action" and (options.within is not None or options.every is not None):
+        key = "within" if options.within is not None else "every"
+        problems.add(
+            file,
+            at(key),
+            f"{key} re-runs a check until it passes; an action runs once (put a check with "
+            f"{key} after it)",
+            key=key,
+            code="invalid",
+        )
     if kind == "check" and (options.batch or options.canary):
         key = "batch" if options.batch else "canary"
         problems.add(

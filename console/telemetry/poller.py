@@ -40,6 +40,7 @@ from console.telemetry.panels import (
 )
 from console.telemetry.prometheus import PrometheusSource
 from console.telemetry.silences import Silences
+from console.telemetry.source import MetricSource
 from console.telemetry.state import SourceHealth, TelemetryState
 
 MIN_REFRESH = 0.1
@@ -52,7 +53,7 @@ NO_ALERT_SOURCE = "no alert source configured: add alertmanager: or prometheus: 
 Listener = Callable[[TelemetryState], None]
 
 
-def _failure(exc: Exception, source: PrometheusSource | AlertmanagerSource) -> TelemetryError:
+def _failure(exc: Exception, source: MetricSource | AlertmanagerSource) -> TelemetryError:
     """Any exception from a source call, as a telemetry error (unexpected ones count as down)."""
     if isinstance(exc, TelemetryError):
         return exc
@@ -68,7 +69,7 @@ class TelemetryPoller:
         config: Config,
         sink: EventSink | None = None,
         *,
-        prometheus: PrometheusSource | None = None,
+        prometheus: MetricSource | None = None,
         alertmanager: AlertmanagerSource | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -99,7 +100,7 @@ class TelemetryPoller:
         self._listeners: list[Listener] = []
 
     @property
-    def alert_source(self) -> AlertmanagerSource | PrometheusSource | None:
+    def alert_source(self) -> AlertmanagerSource | MetricSource | None:
         """Where alerts come from: Alertmanager, else Prometheus' own alerts API."""
         return self.alertmanager or self.prometheus
 
@@ -228,7 +229,7 @@ class TelemetryPoller:
 
     def _set_health(
         self,
-        source: PrometheusSource | AlertmanagerSource,
+        source: MetricSource | AlertmanagerSource,
         answers: int,
         errors: list[TelemetryError],
         at: float,

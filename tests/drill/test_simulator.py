@@ -197,3 +197,36 @@ def test_bundled_scenario_plays_out() -> None:
     assert back.exit == 0
     unknown, _ = sim.respond("m1", "reboot")
     assert unknown.exit == 127 and "no scripted response" in unknown.stderr
+
+
+async def test_simulated_target_plays_the_script() -> None:
+    from console.drill.target import SimulatedTarget
+    from console.execute.target import TargetError
+
+    now = FakeTime()
+    clock = DrillClock(now=now)
+    sim = Simulator(load_scenario(BUNDLED / "etcd-member-down.yaml"), clock)
+    now.t = 6
+    sim.tick()
+    process = await SimulatedTarget(sim, "m2").start("etcdctl endpoint status -w json", shell="sh")
+    chunks = [c async for c in process]
+    status = await process.wait()
+    assert status.code == 1 and [c.stream for c in chunks] == ["stderr"]
+    clock.set_speed(1000)  # a sped-up drill waits 3 drill seconds in 3 ms
+    restart = await SimulatedTarget(sim, "m2").start("systemctl restart etcd", shell="sh")
+    assert (await restart.wait()).code == 0
+    assert restart.happening is not None and not sim.alerts
+    with pytest.raises(TargetError):
+        SimulatedTarget(sim, "m9")
+
+
+async def test_simulated_hang_is_killed() -> None:
+    from console.drill.target import SimulatedTarget
+
+    scenario = parse_scenario(
+        "title: t\nnodes: [{name: a}]\nresponses: [{match: sleep, hang: true}]\n", "s.yaml"
+    )
+    process = await SimulatedTarget(Simulator(scenario), "a").start("sleep 100", shell="sh")
+    report = await process.kill()
+    status = await process.wait()
+    assert report.done and status.signal == "KILL" and [c async for c in process] == []

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import asyncssh
 
+from tests.servers import free_port
+
 SSHD = Path("/usr/sbin/sshd")
 LOGIN_USER = "icssh"
 MAX_LISTEN_SOCKS = 16
@@ -52,13 +54,6 @@ def login_user() -> str:
         home.mkdir(mode=0o755, parents=True)
         os.chown(home, entry.pw_uid, entry.pw_gid)
     return LOGIN_USER
-
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def loopback_addresses(count: int, first: int = 2) -> list[str]:
@@ -90,6 +85,7 @@ class SshdCluster:
         max_startups: int = 100,
         max_sessions: int = 32,
         workdir: Path | None = None,
+        extra_config: str = "",
     ) -> SshdCluster:
         """Generate keys, write the configs, start the daemons, wait until all listen."""
         if not SSHD.is_file():
@@ -127,7 +123,7 @@ class SshdCluster:
                 "".join(f"[{a}]:{port} {host_public}\n" for a in addresses)
             )
             try:
-                cluster._launch(max_startups, max_sessions)
+                cluster._launch(max_startups, max_sessions, extra_config)
                 return cluster
             except SshdUnavailable as exc:
                 last_error = str(exc)
@@ -135,7 +131,7 @@ class SshdCluster:
         shutil.rmtree(base, ignore_errors=True)
         raise SshdUnavailable(last_error)
 
-    def _launch(self, max_startups: int, max_sessions: int) -> None:
+    def _launch(self, max_startups: int, max_sessions: int, extra_config: str = "") -> None:
         groups = [
             self.addresses[i : i + MAX_LISTEN_SOCKS]
             for i in range(0, len(self.addresses), MAX_LISTEN_SOCKS)
@@ -151,6 +147,7 @@ class SshdCluster:
                 "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
                 f"MaxStartups {max_startups}\nMaxSessions {max_sessions}\n"
                 "AllowTcpForwarding yes\nPrintMotd no\nLogLevel ERROR\n"
+                f"{extra_config}"
             )
             log = (self.workdir / f"sshd_{index}.log").open("wb")
             self.procs.append(

@@ -213,12 +213,15 @@ def test_zero_durations_refused_and_secret_paths_resolved(tmp_path: Path) -> Non
     assert str(info.value.problems[0]) == (
         f"{cfg}:1: a duration here must be more than 0, got '0s' [refresh]"
     )
-    cfg = write(tmp_path / "console.yaml", """
+    cfg = write(
+        tmp_path / "console.yaml",
+        """
         prometheus:
           url: https://127.0.0.1:9090
           bearer_token_file: secrets/token
           tls: {ca_file: certs/ca.pem}
-    """)
+    """,
+    )
     source = load_config(cfg).config.prometheus
     assert source is not None
     assert source.bearer_token_file == tmp_path / "secrets" / "token"

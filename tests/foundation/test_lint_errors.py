@@ -172,6 +172,20 @@ CASES = [
         "the config?) [use]",
     ),
     (
+        "action-within",
+        """
+        ## 1. Step
+        ```sh action
+        #| confirm: typed
+        #| within: 2m
+        systemctl restart etcd
+        ```
+        """,
+        "#| within: 2m",
+        "within re-runs a check until it passes; an action runs once (put a check with within "
+        "after it) [within]",
+    ),
+    (
         "empty-step",
         """
         ## 1. Step

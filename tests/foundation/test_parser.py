@@ -35,11 +35,11 @@ def test_bundled_etcd_runbook_structure() -> None:
     assert restart.options.on == "name={{member}}"
     assert restart.options.confirm == "typed" and restart.options.requires == [
         "quorum",
-        "endpoint-status",
+        "disk-free",
     ]
     text = (ROOT / "runbooks" / "etcd-member-down.md").read_text().split("\n")
     assert text[restart.line - 1].startswith("```sh action")
-    assert text[restart.line_of("requires") - 1].startswith("#| requires:")
+    assert text[restart.line_of("requires") - 1] == "#| requires: [quorum, disk-free]"
     assert text[restart.body_line - 1] == "systemctl restart etcd"
     assert runbook.step("3") is runbook.step("restart-the-member")
 
@@ -193,8 +193,10 @@ def test_config_parser_only_raises_source_error_with_a_line(text: str) -> None:
 
 
 def test_crlf_bom_and_var_shorthand() -> None:
-    text = "\ufeff---\r\nvars:\r\n  member: Which member?\r\n---\r\n## S\r\n```sh check\r\n" \
+    text = (
+        "\ufeff---\r\nvars:\r\n  member: Which member?\r\n---\r\n## S\r\n```sh check\r\n"
         "#| on: local\r\n#| id: x\r\necho {{member}}\r\n```\r\n"
+    )
     runbook, problems = parse_runbook(text, "r.md")
     assert runbook is not None, [str(p) for p in problems]
     assert runbook.meta.vars["member"].prompt == "Which member?"

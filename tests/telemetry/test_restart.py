@@ -14,7 +14,8 @@ from console.journal.sink import MemorySink
 from console.telemetry.poller import TelemetryPoller
 from console.telemetry.render import render_text
 from console.telemetry.state import TelemetryState
-from tests.telemetry.conftest import Exporter, Server, prometheus_server, scraped, wait_until
+from tests.servers import Server, wait_until
+from tests.telemetry.conftest import Exporter, prometheus_server, scraped
 
 pytestmark = pytest.mark.prometheus
 

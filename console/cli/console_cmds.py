@@ -1,0 +1,166 @@
+"""The interactive console: ``open``, ``resume``, ``drill`` and ``demo``.
+
+Textual is imported only when one of these commands runs, so the rest of the CLI (and the
+core) stays usable without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from console.cli import cli
+from console.cli.common import (
+    accept_risk_option,
+    check_policy_or_exit,
+    config_option,
+    die,
+    load_config_or_exit,
+    print_problems,
+)
+from console.config import Config, LoadedConfig
+from console.drill.debrief import debrief
+from console.errors import ConsoleError, SourceError
+from console.runbook.parse import load_runbook
+from console.workspace import Workspace, drill_workspace, live_workspace
+
+journal_option = click.option(
+    "--journal",
+    type=click.Path(path_type=Path),
+    help="Folder (or .jsonl file) for the incident log (default: journal.dir from the config).",
+)
+
+
+def _run(workspace: Workspace) -> None:
+    from console.tui.app import run_app
+
+    farewell = run_app(workspace)
+    if farewell:
+        click.echo(farewell)
+    if workspace.scenario is not None:
+        click.echo("debrief:")
+        for line in debrief(workspace.scenario, workspace.incident.state).lines():
+            click.echo(f"  {line}")
+    path = workspace.incident.path
+    if path is not None:
+        click.echo(f"incident log: {path}")
+        click.echo(f"head hash: {workspace.incident.state.head}")
+
+
+def _build(coro):  # type: ignore[no-untyped-def]
+    try:
+        return asyncio.run(coro)
+    except SourceError as exc:
+        print_problems(exc.problems)
+        die(f"{len(exc.problems)} problem(s); nothing was started")
+    except ConsoleError as exc:
+        die(str(exc))
+
+
+@cli.command("open")
+@click.argument("runbook", required=False, type=click.Path(path_type=Path))
+@click.option("--title", help="The incident's title (default: the runbook's title).")
+@journal_option
+@config_option
+@accept_risk_option
+def open_cmd(
+    runbook: Path | None,
+    title: str | None,
+    journal: Path | None,
+    config_path: str | None,
+    accept_risk: str | None,
+) -> None:
+    """Open a live incident in the console, optionally on RUNBOOK.
+
+    Without RUNBOOK the console offers the runbooks that answer the firing alerts first.
+    """
+    loaded = load_config_or_exit(config_path)
+    accepted = check_policy_or_exit(loaded, accept_risk)
+    book = None
+    if runbook is not None:
+        try:
+            book = load_runbook(runbook)
+        except SourceError as exc:
+            print_problems(exc.problems)
+            die(f"{runbook} has {len(exc.problems)} problem(s); run lint on it")
+    workspace = _build(
+        live_workspace(
+            loaded,
+            title=title or (book.title if book else "incident"),
+            runbook=book,
+            journal=journal,
+            accepted=accepted,
+            accept_reason=accept_risk,
+        )
+    )
+    workspace.runbook = book
+    _run(workspace)
+
+
+@cli.command("resume")
+@click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_option
+@accept_risk_option
+def resume_cmd(log: Path, config_path: str | None, accept_risk: str | None) -> None:
+    """Reopen an incident's LOG in the console and carry on where it stopped.
+
+    A torn last line from a crash is moved aside to LOG.broken and recorded; damage anywhere
+    else refuses the log (run verify on it).
+    """
+    loaded = load_config_or_exit(config_path)
+    accepted = check_policy_or_exit(loaded, accept_risk)
+    workspace = _build(
+        live_workspace(loaded, title="", resume=log, accepted=accepted, accept_reason=accept_risk)
+    )
+    runbooks = workspace.incident.state.runbooks
+    if runbooks:
+        workspace.runbook = workspace.library.by_id(runbooks[-1].data.id) or _try_load(
+            Path(runbooks[-1].data.path)
+        )
+    _run(workspace)
+
+
+def _try_load(path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return load_runbook(path)
+    except SourceError:
+        return None
+
+
+@cli.command("drill")
+@click.argument("scenario", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.1, 100),
+    default=1.0,
+    show_default=True,
+    help="Drill seconds per real second.",
+)
+@journal_option
+@config_option
+def drill_cmd(
+    scenario: Path | None, speed: float, journal: Path | None, config_path: str | None
+) -> None:
+    """Run a tabletop drill on SCENARIO's simulated cluster (default: the bundled one).
+
+    Nothing leaves this machine: nodes and Prometheus are simulated. The drill is journalled
+    like an incident, marked as a drill.
+    """
+    loaded = load_config_or_exit(config_path)
+    _run(_build(drill_workspace(loaded, scenario, speed=speed, journal=journal)))
+
+
+@cli.command("demo")
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.1, 100),
+    default=1.0,
+    show_default=True,
+    help="Drill seconds per real second.",
+)
+def demo_cmd(speed: float) -> None:
+    """Try the console: a drill on the bundled simulated etcd cluster (no servers needed)."""
+    loaded = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)
+    _run(_build(drill_workspace(loaded, None, speed=speed)))

@@ -1,0 +1,198 @@
+"""One incident (or drill) being worked: its journal, its live state, and who listens.
+
+Everything the engines do goes through ``IncidentSink``: the event is written to the journal
+first (durably, for decisions), then folded into ``IncidentState`` and handed to listeners
+(the TUI). The screen therefore never shows what the log does not hold (DESIGN §1). ``run``,
+``open``, ``resume`` and ``drill`` all start here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from console.config import LoadedConfig
+from console.errors import Problem
+from console.journal.events import (
+    ConfigLoaded,
+    Event,
+    JournalFault,
+    Mode,
+    Payload,
+    RiskAccepted,
+    RunbookLoaded,
+)
+from console.journal.fold import IncidentState, fold
+from console.journal.log import JournalLog
+from console.journal.reader import read_log
+from console.journal.sink import EventSink, MemorySink
+from console.runbook.model import Runbook
+
+Listener = Callable[[Event], None]
+
+
+class IncidentSink:
+    """Journal first, then the live state, then the listeners."""
+
+    def __init__(self, inner: EventSink, state: IncidentState | None = None) -> None:
+        self.inner = inner
+        self.state = state or IncidentState()
+        self._listeners: list[Listener] = []
+
+    async def emit(self, payload: Payload) -> Event:
+        """Record ``payload``; once it is in the journal, show it."""
+        event = await self.inner.emit(payload)
+        self.state.apply(event)
+        for listener in list(self._listeners):
+            listener(event)
+        return event
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every event from now on; returns the unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+
+def journal_key(loaded: LoadedConfig) -> bytes | None:
+    """The HMAC key from the environment variable the config names, if it is set."""
+    name = loaded.config.journal.key_env
+    value = os.environ.get(name) if name else None
+    return value.encode() if value else None
+
+
+@dataclass
+class Incident:
+    """An open incident: where its events go and what they add up to."""
+
+    sink: IncidentSink
+    log: JournalLog | None = None
+    faults: list[JournalFault] = field(default_factory=list)
+
+    @property
+    def state(self) -> IncidentState:
+        """The live state, folded from every event so far."""
+        return self.sink.state
+
+    @property
+    def path(self) -> Path | None:
+        """The journal file, if the incident has one."""
+        return self.log.path if self.log else None
+
+    @property
+    def incident_id(self) -> str:
+        """The incident's id (``INC-...``)."""
+        return self.state.incident
+
+    @classmethod
+    async def open(
+        cls,
+        loaded: LoadedConfig,
+        title: str,
+        *,
+        mode: Mode = "live",
+        journal: Path | None = None,
+        runbook: Runbook | None = None,
+        scenario: str | None = None,
+        accepted: list[Problem] | None = None,
+        accept_reason: str | None = None,
+        in_memory: bool = False,
+    ) -> Incident:
+        """Start a new incident log (or an in-memory one) and record how it was started."""
+        config = loaded.config
+        faults: list[JournalFault] = []
+        log: JournalLog | None = None
+        inner: EventSink
+        if in_memory:
+            inner = MemorySink(incident="INC-dry-run", actor=config.actor or "dry-run", mode=mode)
+            await inner.emit(_opened(title, config.profile, runbook, scenario))
+        else:
+            log = JournalLog.create(
+                journal or config.journal.dir,
+                None,
+                title,
+                actor=config.actor,
+                mode=mode,
+                profile=config.profile,
+                runbook=str(Path(runbook.file).resolve()) if runbook else None,
+                scenario=scenario,
+                key=journal_key(loaded),
+                fsync=config.journal.fsync,
+                redact=config.redact,
+                redact_defaults=config.redact_defaults,
+                on_fault=faults.append,
+            )
+            inner = log
+        state = fold(_events_so_far(inner, log))
+        incident = cls(IncidentSink(inner, state), log, faults)
+        await incident.sink.emit(
+            ConfigLoaded(
+                path=str(loaded.path) if loaded.path else None,
+                sha256=loaded.sha256,
+                profile=config.profile,
+            )
+        )
+        if accepted:
+            await incident.sink.emit(
+                RiskAccepted(reason=accept_reason or "", violations=[str(v) for v in accepted])
+            )
+        if runbook is not None:
+            await incident.record_runbook(runbook)
+        return incident
+
+    @classmethod
+    async def resume(cls, loaded: LoadedConfig, path: Path) -> Incident:
+        """Reopen an incident's log for appending; the state is the fold of what it holds."""
+        config = loaded.config
+        faults: list[JournalFault] = []
+        log = JournalLog.open_for_append(
+            path,
+            key=journal_key(loaded),
+            actor=config.actor,
+            redact=config.redact,
+            redact_defaults=config.redact_defaults,
+            on_fault=faults.append,
+        )
+        events = read_log(path).events
+        return cls(IncidentSink(log, fold(events)), log, faults)
+
+    async def record_runbook(self, runbook: Runbook) -> Event:
+        """Record which runbook (and which version of it) is being worked."""
+        path = str(Path(runbook.file).resolve())
+        return await self.sink.emit(
+            RunbookLoaded(path=path, sha256=runbook.sha256, id=runbook.id, title=runbook.title)
+        )
+
+    async def close(self, summary: str = "") -> str | None:
+        """Close the incident (anchoring the head hash); returns the head hash."""
+        if self.log is None:
+            return None
+        event = await self.log.close(summary)
+        self.state.apply(event)
+        return event.hash
+
+    async def suspend(self, reason: str = "") -> None:
+        """Stop working the incident but leave it open for ``resume``."""
+        if self.log is not None:
+            event = await self.log.suspend(reason)
+            self.state.apply(event)
+
+
+def _opened(title: str, profile: str, runbook: Runbook | None, scenario: str | None) -> Payload:
+    from console.journal.events import IncidentOpened
+
+    return IncidentOpened(
+        title=title,
+        profile=profile,
+        runbook=str(Path(runbook.file).resolve()) if runbook else None,
+        scenario=scenario,
+        fsync="never",
+    )
+
+
+def _events_so_far(inner: EventSink, log: JournalLog | None) -> list[Event]:
+    if log is not None:
+        return read_log(log.path).events
+    assert isinstance(inner, MemorySink)
+    return list(inner.events)

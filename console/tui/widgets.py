@@ -1,0 +1,199 @@
+"""Widgets that render state: they are given what to show and never fetch it themselves."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable, Label, ListItem, ListView, Static
+
+from console.journal.events import PanelValue
+from console.journal.fold import BlockRun, IncidentState
+from console.runbook.model import Block, Step
+from console.telemetry import format as fmt
+from console.telemetry.render import sparkline
+from console.telemetry.state import TelemetryState
+
+STATE_STYLE = {
+    "healthy": "green", "ok": "green", "degraded": "yellow", "warn": "yellow", "lost": "bold red",
+    "crit": "bold red", "stale": "bold magenta", "unknown": "dim",
+}  # fmt: skip
+VERDICT_STYLE = {
+    "pass": "green", "fail": "bold red", "error": "red", "indeterminate": "bold magenta",
+    "running": "cyan", "cancelled": "yellow", "declined": "yellow", "refused": "yellow",
+    "interrupted": "magenta", "not-run": "dim", "skipped": "dim",
+}  # fmt: skip
+STEP_MARK = {"done": "✔", "entered": "▸", "skipped": "↷", "todo": " "}
+
+
+def panel_text(panel: PanelValue) -> Text:
+    """One panel as two or three coloured lines."""
+    text = Text()
+    state = "stale" if panel.stale else panel.state
+    text.append(f"{panel.title}\n", style="bold")
+    label = f"STALE {fmt.eta(panel.age_s)}" if panel.stale else state
+    text.append(f" {label:<10}", style=STATE_STYLE.get(state, ""))
+    detail = f"last: {panel.detail}" if panel.stale and panel.detail else panel.detail
+    text.append(f" {detail}")
+    spark = sparkline(panel.history)
+    if spark and panel.kind in ("backlog", "lag", "stat"):
+        text.append(f"\n {spark}", style="cyan")
+    if panel.error:
+        text.append(f"\n ! {panel.error}", style="red")
+    return text
+
+
+class PanelsView(Static):
+    """The telemetry panels and firing alerts; says loudly when a source is down."""
+
+    def show(self, state: TelemetryState | None) -> None:
+        """Render a telemetry state (``None``: not polled yet)."""
+        if state is None:
+            self.update(Text("waiting for the first poll…", style="dim"))
+            return
+        out = Text()
+        for source in state.sources:
+            if source.up is False:
+                out.append(f"{source.name} DOWN: {source.error}\n", style="bold red")
+        for panel in state.panels:
+            if panel.kind == "alerts":
+                continue
+            out.append_text(panel_text(panel))
+            out.append("\n")
+        firing = state.firing
+        out.append(f"Firing alerts ({len(firing)})\n", style="bold")
+        if state.alerts_error:
+            out.append(f" ! {state.alerts_error}\n", style="red")
+        for alert in firing:
+            style = "bold red" if alert.severity == "critical" else "yellow"
+            labels = " ".join(
+                f"{k}={v}"
+                for k, v in sorted(alert.labels.items())
+                if k not in ("alertname", "severity")
+            )
+            out.append(f" {alert.alertname}", style=style)
+            out.append(f" {labels}\n", style="dim")
+        if not firing and not state.alerts_error:
+            out.append(" none\n", style="dim")
+        self.update(out)
+
+
+class StepsList(ListView):
+    """The runbook's steps with their status marks."""
+
+    def show(self, steps: list[Step], state: IncidentState) -> None:
+        """Rebuild the list (keeps the highlighted index)."""
+        index = self.index
+        self.clear()
+        for step in steps:
+            status = state.step_status(step.slug) if step.slug in state.steps else "todo"
+            mark = STEP_MARK.get(status, " ")
+            self.append(ListItem(Label(f"{mark} {step.number}. {step.title}"), name=step.slug))
+        if steps:
+            self.index = min(index or 0, len(steps) - 1)
+
+
+def last_run(state: IncidentState, block_id: str) -> BlockRun | None:
+    """The most recent run of a block in this incident."""
+    runs = [r for r in state.runs.values() if r.started.data.block == block_id]
+    return max(runs, key=lambda r: r.started.seq) if runs else None
+
+
+def block_status(state: IncidentState, block_id: str) -> tuple[str, str]:
+    """The block's latest status and why: a run's verdict, or ``refused``/``declined``."""
+    run = last_run(state, block_id)
+    declined = [d for d in state.declined if d.data.block == block_id]
+    last_declined = declined[-1] if declined else None
+    if last_declined is not None and (run is None or last_declined.seq > run.started.seq):
+        reason = last_declined.data.reason
+        return ("refused" if reason.startswith("refused") else "declined"), reason
+    if run is None:
+        return "not run", ""
+    reason = run.finished.data.reason if run.finished else ""
+    return run.status, reason
+
+
+class BlocksList(ListView):
+    """The current step's executable blocks and their last verdicts."""
+
+    def show(self, blocks: list[Block], state: IncidentState) -> None:
+        """Rebuild the list (keeps the highlighted index)."""
+        index = self.index
+        self.clear()
+        for block in blocks:
+            status, reason = block_status(state, block.id)
+            label = Text()
+            label.append(
+                "⚠ action " if block.is_action else "  check  ",
+                style="bold red" if block.is_action else "cyan",
+            )
+            label.append(f"{block.id:<22} ")
+            label.append(status, style=VERDICT_STYLE.get(status, "dim"))
+            if status in ("refused", "declined"):
+                label.append(f" {reason}", style="yellow")
+            first = block.body.strip().splitlines()[0] if block.body.strip() else block.options.use
+            label.append(f"\n    {first}", style="dim")
+            self.append(ListItem(Label(label), name=block.id))
+        if blocks:
+            self.index = min(index or 0, len(blocks) - 1)
+
+
+class ResultsTable(DataTable[Text]):
+    """Per-node verdicts of one block run."""
+
+    def on_mount(self) -> None:
+        self.add_columns("node", "verdict", "exit", "time", "why")
+        self.cursor_type = "row"
+
+    def show(self, run: BlockRun | None) -> None:
+        """Show ``run``'s node results (empty when the block has not run)."""
+        self.clear()
+        if run is None:
+            return
+        for name, node in sorted(run.nodes.items()):
+            result = node.result.data if node.result else None
+            verdict = result.verdict if result else "running"
+            self.add_row(
+                Text(name),
+                Text(verdict, style=VERDICT_STYLE.get(verdict, "")),
+                Text("" if result is None or result.exit is None else str(result.exit)),
+                Text("" if result is None else f"{result.duration_s:.2f}s"),
+                Text("" if result is None else result.reason),
+                key=name,
+            )
+
+
+def output_text(run: BlockRun | None, limit: int = 4000) -> Text:
+    """Each node's output, grouped by node and never interleaved, most of it per node."""
+    out = Text()
+    if run is None:
+        out.append("not run yet", style="dim")
+        return out
+    data = run.started.data
+    out.append(f"$ {data.command}\n", style="bold")
+    if run.finished is not None:
+        verdict = run.finished.data.verdict
+        out.append(f"block verdict: {verdict}", style=VERDICT_STYLE.get(verdict, ""))
+        if run.finished.data.reason:
+            out.append(f" ({run.finished.data.reason})")
+        out.append("\n")
+    for name, node in sorted(run.nodes.items()):
+        out.append(f"── {name} ", style="bold cyan")
+        result = node.result.data if node.result else None
+        if result:
+            out.append(result.verdict, style=VERDICT_STYLE.get(result.verdict, ""))
+        out.append("\n")
+        for stream in ("stdout", "stderr"):
+            text = node.text(stream)
+            if len(text) > limit:
+                text = text[:limit] + f"\n… {len(text) - limit} more characters in the log"
+            if text:
+                out.append(
+                    text if text.endswith("\n") else text + "\n",
+                    style="red" if stream == "stderr" else "",
+                )
+        for cut in node.truncated:
+            out.append(
+                f"[{cut.data.dropped_bytes} bytes, {cut.data.dropped_lines} lines of "
+                f"{cut.data.stream} past the cap were not kept]\n",
+                style="magenta",
+            )
+    return out
