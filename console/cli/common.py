@@ -7,13 +7,15 @@ findings), 2 could not do the job (usage, config, runbook or log unreadable).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
-from typing import NoReturn
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from console.config import LoadedConfig, enforce_policy, load_config
 from console.errors import PolicyError, Problem, SourceError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -30,6 +32,17 @@ accept_risk_option = click.option(
     metavar="WHY",
     help="Start although the config breaks its profile's guardrails; WHY is logged.",
 )
+
+
+def speed_option(default: float, help_prefix: str = "") -> Callable[[F], F]:
+    """``--speed``: drill seconds per real second."""
+    return click.option(
+        "--speed",
+        type=click.FloatRange(0.1, 1000),
+        default=default,
+        show_default=True,
+        help=f"{help_prefix}Drill seconds per real second.",
+    )
 
 
 def print_problems(problems: Iterable[Problem], *, err: bool = True) -> None:

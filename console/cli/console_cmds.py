@@ -19,6 +19,7 @@ from console.cli.common import (
     die,
     load_config_or_exit,
     print_problems,
+    speed_option,
 )
 from console.config import Config, LoadedConfig
 from console.drill.debrief import debrief
@@ -131,13 +132,7 @@ def _try_load(path: Path):  # type: ignore[no-untyped-def]
 
 @cli.command("drill")
 @click.argument("scenario", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--speed",
-    type=click.FloatRange(0.1, 100),
-    default=1.0,
-    show_default=True,
-    help="Drill seconds per real second.",
-)
+@speed_option(1.0)
 @journal_option
 @config_option
 def drill_cmd(
@@ -153,13 +148,7 @@ def drill_cmd(
 
 
 @cli.command("demo")
-@click.option(
-    "--speed",
-    type=click.FloatRange(0.1, 100),
-    default=1.0,
-    show_default=True,
-    help="Drill seconds per real second.",
-)
+@speed_option(1.0)
 def demo_cmd(speed: float) -> None:
     """Try the console: a drill on the bundled simulated etcd cluster (no servers needed)."""
     loaded = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)

@@ -16,7 +16,7 @@ from console.cli.common import EXIT_OK, die
 from console.errors import Problem
 from console.journal.events import IncidentClosed
 from console.journal.export import build_postmortem, to_html, to_json, to_markdown
-from console.journal.reader import LogUnreadable, follow_log, iter_raw_lines, read_log
+from console.journal.reader import LogUnreadable, follow_log, read_batches, read_log
 from console.journal.timeline import Timeline
 from console.journal.verify import Verifier, VerifyReport
 
@@ -68,8 +68,8 @@ def _verify(log: Path, key: bytes | None, head: str | None = None) -> VerifyRepo
     """Verify the log, streaming it; exit 2 if it cannot be read or is not a log at all."""
     verifier = Verifier(str(log), key=key, head=head)
     try:
-        for raw in iter_raw_lines(log):
-            verifier.feed(raw)
+        for batch in read_batches(log):
+            verifier.feed_batch(batch)
     except LogUnreadable as exc:
         die(str(exc))
     report = verifier.finish(_runbook_hashes(log, [r.path for r in verifier.runbooks]))

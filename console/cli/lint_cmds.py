@@ -10,7 +10,6 @@ import click
 from console.cli import cli
 from console.cli.common import EXIT_FINDINGS, EXIT_OK, config_option, load_config_or_exit
 from console.errors import ProblemList
-from console.runbook.library import Library
 from console.runbook.lint import lint
 from console.runbook.rules import coverage
 
@@ -41,7 +40,7 @@ def lint_cmd(
     cover = None
     if rule_files:
         rule_problems = ProblemList()
-        cover = coverage(list(rule_files), Library(report.runbooks), rule_problems)
+        cover = coverage(list(rule_files), report.runbooks, rule_problems)
         problems.extend(rule_problems)
         for rule in cover.uncovered:
             problems.add(

@@ -30,6 +30,7 @@ from console.cli.common import (
     die,
     load_config_or_exit,
     print_problems,
+    speed_option,
 )
 from console.config import Config, LoadedConfig
 from console.drill.run import DrillRun
@@ -86,13 +87,7 @@ EXIT_INTERRUPTED = 130
     metavar="DURATION",
     help="With --scenario: the drill time to start at (default: when the first alert fires).",
 )
-@click.option(
-    "--speed",
-    type=click.FloatRange(0.1, 1000),
-    default=10.0,
-    show_default=True,
-    help="With --scenario: drill seconds per real second.",
-)
+@speed_option(10.0, "With --scenario: ")
 @config_option
 @accept_risk_option
 def run_cmd(

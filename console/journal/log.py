@@ -48,7 +48,7 @@ from console.journal.events import (
     Payload,
 )
 from console.journal.milestones import MilestoneBook, MilestoneError, parse_ts
-from console.journal.reader import iter_raw_lines
+from console.journal.reader import read_batches
 from console.journal.redact import Redactor
 from console.journal.verify import Verifier
 
@@ -312,8 +312,8 @@ class JournalLog:
         _lock(fd, target)
         try:
             verifier = Verifier(str(target), key=key)
-            for raw in iter_raw_lines(target):
-                verifier.feed(raw)
+            for batch in read_batches(target):
+                verifier.feed_batch(batch)
             report = verifier.finish()
             damage = [
                 f for f in report.findings if f.category == "integrity" and f.code != "torn-tail"

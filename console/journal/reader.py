@@ -59,8 +59,18 @@ class ReadResult:
     torn_tail: TornTail | None = None
 
 
-def iter_raw_lines(path: str | Path, start: int = 0) -> Iterator[RawLine]:
-    """Yield the log's lines from byte ``start``; the final unterminated bytes come as torn.
+class LineBatch(NamedTuple):
+    """Consecutive lines as read: the first one's line number and byte offset, then the lines
+    (newlines stripped). ``torn``: the batch is the final unterminated bytes."""
+
+    number: int
+    offset: int
+    lines: list[bytes]
+    torn: bool = False
+
+
+def read_batches(path: str | Path) -> Iterator[LineBatch]:
+    """Yield the log's lines a few MiB at a time; the final unterminated bytes come as torn.
 
     Raises ``LogUnreadable`` if the file cannot be opened or read.
     """
@@ -69,8 +79,7 @@ def iter_raw_lines(path: str | Path, start: int = 0) -> Iterator[RawLine]:
     except OSError as exc:
         raise LogUnreadable(f"{path}: cannot read the log: {exc.strerror or exc}") from None
     try:
-        handle.seek(start)
-        number, offset, rest = 1, start, b""
+        number, offset, rest = 1, 0, b""
         while True:
             try:
                 chunk = handle.read(_CHUNK)
@@ -79,12 +88,12 @@ def iter_raw_lines(path: str | Path, start: int = 0) -> Iterator[RawLine]:
             if not chunk:
                 break
             *complete, rest = (rest + chunk).split(b"\n")
-            for data in complete:
-                yield RawLine(number, offset, data)
-                number += 1
-                offset += len(data) + 1
+            if complete:
+                yield LineBatch(number, offset, complete)
+                number += len(complete)
+                offset += sum(len(line) for line in complete) + len(complete)
         if rest:
-            yield RawLine(number, offset, rest, torn=True)
+            yield LineBatch(number, offset, [rest], torn=True)
     finally:
         handle.close()
 
@@ -118,20 +127,22 @@ def read_log(path: str | Path) -> ReadResult:
     Raises ``LogUnreadable`` when the file cannot be read or no line of it is an event.
     """
     result = ReadResult(Path(path))
-    for raw in iter_raw_lines(path):
-        if raw.torn:
-            result.torn_tail = TornTail(raw.offset, len(raw.data), raw.number, raw.data)
+    for batch in read_batches(path):
+        if batch.torn:
+            data = batch.lines[0]
+            result.torn_tail = TornTail(batch.offset, len(data), batch.number, data)
             break
-        expected = result.events[-1].seq + 1 if result.events else 0
-        try:
-            event = parse_event(parse_record(raw.data))
-        except ValueError as exc:
-            result.problems.append(
-                Problem(str(path), raw.number, f"seq {expected}: {exc}", code="journal")
-            )
-            continue
-        result.events.append(event)
-        result.lines.append(raw.number)
+        for number, data in enumerate(batch.lines, batch.number):
+            expected = result.events[-1].seq + 1 if result.events else 0
+            try:
+                event = parse_event(parse_record(data))
+            except ValueError as exc:
+                result.problems.append(
+                    Problem(str(path), number, f"seq {expected}: {exc}", code="journal")
+                )
+                continue
+            result.events.append(event)
+            result.lines.append(number)
     if not result.events:
         raise LogUnreadable(f"{path}: not an incident log (no line holds an event)")
     return result

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from console.journal.chain import GENESIS, body_hash, canonical_json, event_hash, split_line
@@ -37,14 +38,13 @@ from console.journal.events import (
     RunbookLoaded,
 )
 from console.journal.milestones import MilestoneBook, parse_ts
-from console.journal.reader import RawLine, parse_event, parse_record
+from console.journal.reader import LineBatch, RawLine, parse_event, parse_record, read_batches
 
 Category = Literal["integrity", "completeness", "policy"]
 Severity = Literal["error", "warning", "info"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _OUTPUT_END = b'","type":"block.output","v":1}'
-_NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -221,46 +221,65 @@ class Verifier:
                 f"line after incident.closed (seq {self.closed_seq}): the log was appended to "
                 "after it was closed",
             )
-        if not self._fast(raw):
-            self._slow(raw)
+        self._slow(raw)
 
-    def _fast(self, raw: RawLine) -> bool:
-        """Accept the next ``block.output`` line exactly as the writer writes it, from its bytes.
+    def feed_batch(self, batch: LineBatch) -> None:
+        """Check a batch of lines (see ``read_batches``): runs of the writer's output lines go
+        through the fast loop, every other line through ``feed``."""
+        lines, number, offset, i = batch.lines, batch.number, batch.offset, 0
+        while i < len(lines):
+            if not batch.torn:
+                i, number, offset = self._fast_run(lines, i, number, offset)
+                if i == len(lines):
+                    break
+            data = lines[i]
+            self.feed(RawLine(number, offset, data, batch.torn))
+            i, number, offset = i + 1, number + 1, offset + len(data) + 1
+
+    def _fast_run(
+        self, lines: list[bytes], i: int, number: int, offset: int
+    ) -> tuple[int, int, int]:
+        """Accept consecutive ``block.output`` lines from ``lines[i]`` that are exactly what the
+        writer writes next; return where it stopped (line index, number, offset).
 
         Almost every line of a big log is one, so this parses no JSON: the hash covers the
-        bytes, and the envelope after it is scalars in a fixed order, checked piece by piece.
-        Anything else (another type, a gap, a mismatch, an odd shape) returns False and takes
-        the slow path, which parses the line and says what is wrong.
+        bytes, and the envelope after it is scalars in a fixed order, checked piece by piece
+        (the incident, mode, prev and seq it must have). Any line that is not exactly that stops
+        the run and goes through ``feed``, which parses it and says what is wrong.
         """
-        data, mid = raw.data, self._mid
-        if mid is None or self._slack or not data.endswith(_OUTPUT_END):
-            return False
-        at = data.rfind(b',"hash":"')
-        start = at + 73 + len(mid)
-        if at <= 0 or not data.startswith(mid, at + 73):
-            return False
-        prev_at = data.find(b',"prev":"', start)
-        if prev_at < 0 or not _NUMBER.fullmatch(data, start, prev_at):
-            return False
-        if data[prev_at + 9 : prev_at + 73].decode("latin-1") != self._prev:
-            return False
-        seq_at = prev_at + 73
-        marker = b'","seq":%d,"ts":"' % self._expected
-        if not data.startswith(marker, seq_at):
-            return False
-        if data.find(b'"', seq_at + len(marker)) != len(data) - len(_OUTPUT_END):
-            return False
-        claimed = data[at + 9 : at + 73].decode("latin-1")
-        if body_hash(data[:at] + data[at + 74 :], self._hash_key) != claimed:
-            return False
-        self.records += 1
-        self.last_type = "block.output"
-        self.last_seq = self._expected
-        self._expected += 1
-        self._prev = self.last_hash = claimed
-        if self.head and claimed.startswith(self.head):
-            self._head_seen = True
-        return True
+        mid, prev_hash = self._mid, self._prev
+        if mid is None or prev_hash is None or self._slack or self.closed_seq is not None:
+            return i, number, offset
+        key, head = self._hash_key, (self.head or "").encode()
+        expected, prev, start = self._expected, prev_hash.encode(), i
+        for data in lines[i:]:
+            if not data.endswith(_OUTPUT_END):
+                break
+            at = data.rfind(b',"hash":"')
+            if at <= 0 or not data.startswith(mid, at + 73):
+                break
+            mono_at = at + 73 + len(mid)
+            prev_at = data.find(b',"prev":"', mono_at)
+            if prev_at < 0 or data.find(b'"', mono_at, prev_at) >= 0:
+                break
+            marker = b'","seq":%d,"ts":"' % expected
+            if not data.startswith(prev, prev_at + 9) or not data.startswith(marker, prev_at + 73):
+                break
+            if data.find(b'"', prev_at + 73 + len(marker)) != len(data) - len(_OUTPUT_END):
+                break
+            digest = body_hash(data[:at] + data[at + 74 :], key).encode()
+            if not data.startswith(digest, at + 9):
+                break
+            if head and digest.startswith(head):
+                self._head_seen = True
+            prev, expected = digest, expected + 1
+            i, number, offset = i + 1, number + 1, offset + len(data) + 1
+        if i > start:
+            self.records += i - start
+            self.last_type = "block.output"
+            self.last_seq, self._expected = expected - 1, expected
+            self._prev = self.last_hash = prev.decode()
+        return i, number, offset
 
     def _slow(self, raw: RawLine) -> None:
         try:
@@ -641,16 +660,15 @@ def _envelope_problem(record: dict[str, Any]) -> str | None:
     return None
 
 
-def verify_lines(
-    file: str,
-    lines: Iterable[RawLine],
+def verify_path(
+    path: str | Path,
     *,
     key: bytes | None = None,
     head: str | None = None,
     runbook_hashes: Mapping[str, str | None] | None = None,
 ) -> VerifyReport:
-    """Verify a whole log given as raw lines (see ``Verifier``)."""
-    verifier = Verifier(file, key=key, head=head)
-    for raw in lines:
-        verifier.feed(raw)
+    """Verify a whole log file (see ``Verifier``); raises ``LogUnreadable`` if it cannot be read."""
+    verifier = Verifier(str(path), key=key, head=head)
+    for batch in read_batches(path):
+        verifier.feed_batch(batch)
     return verifier.finish(runbook_hashes)

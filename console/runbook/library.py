@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from console.errors import ProblemList
 from console.runbook.model import Runbook
@@ -43,35 +42,6 @@ class Library:
             if runbook.id == runbook_id or Path(runbook.file).stem == runbook_id:
                 return runbook
         return None
-
-    def for_alert(self, alertname: str) -> list[Runbook]:
-        """Runbooks whose front matter lists ``alertname`` under ``alerts:``."""
-        return [r for r in self.runbooks if alertname in r.meta.alerts]
-
-    def for_url(self, url: str) -> Runbook | None:
-        """The local runbook a ``runbook_url`` points at: by path, or by its last segment."""
-        parsed = urlparse(url)
-        path = unquote(parsed.path) if parsed.scheme in ("", "file", "http", "https") else ""
-        if not path:
-            return None
-        candidate = Path(path)
-        for runbook in self.runbooks:
-            if parsed.scheme in ("", "file") and Path(runbook.file).resolve() == _resolve(
-                candidate
-            ):
-                return runbook
-        last = candidate.name
-        if parsed.fragment and not last:
-            last = parsed.fragment
-        stem = Path(last).stem if last.lower().endswith((".md", ".markdown", ".html")) else last
-        return self.by_id(stem) if stem else None
-
-
-def _resolve(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except OSError:
-        return path
 
 
 def load_library(paths: list[Path]) -> Library:

@@ -11,18 +11,25 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import ProblemList
-from console.runbook.library import Library
+from console.runbook.model import Runbook
+from console.telemetry.match import rank_runbooks
 from console.yamlsrc import load_yaml
 
 
 @dataclass(frozen=True)
 class AlertRule:
-    """An alerting rule as read from a rule file."""
+    """An alerting rule as read from a rule file (it can be matched like a firing alert)."""
 
     alert: str
     file: str
     line: int
-    runbook_url: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def alertname(self) -> str:
+        """The alert's name, as a firing alert would carry it."""
+        return self.alert
 
 
 @dataclass
@@ -68,28 +75,31 @@ def read_rules(path: Path, problems: ProblemList) -> list[AlertRule]:
         for r, rule in enumerate(rules):
             if not isinstance(rule, dict) or "alert" not in rule:
                 continue
-            annotations = rule.get("annotations") or {}
-            url = annotations.get("runbook_url") if isinstance(annotations, dict) else None
             out.append(
                 AlertRule(
                     str(rule["alert"]),
                     str(path),
                     doc.lines.line_for(("groups", g, "rules", r, "alert")),
-                    str(url) if url else None,
+                    _texts(rule.get("labels")),
+                    _texts(rule.get("annotations")),
                 )
             )
     return out
 
 
-def coverage(rule_files: list[Path], library: Library, problems: ProblemList) -> Coverage:
-    """Check every alerting rule in ``rule_files`` against the runbook library."""
+def _texts(mapping: Any) -> dict[str, str]:
+    if not isinstance(mapping, dict):
+        return {}
+    return {str(k): str(v) for k, v in mapping.items()}
+
+
+def coverage(rule_files: list[Path], runbooks: list[Runbook], problems: ProblemList) -> Coverage:
+    """Check every alerting rule in ``rule_files`` against the runbooks, matching each rule the
+    way the console matches a firing alert (``alerts:`` or a resolving ``runbook_url``)."""
     result = Coverage()
     for path in rule_files:
         for rule in read_rules(path, problems):
             result.rules.append(rule)
-            answered = bool(library.for_alert(rule.alert)) or bool(
-                rule.runbook_url and library.for_url(rule.runbook_url)
-            )
-            if not answered:
+            if not rank_runbooks(rule, runbooks, base=path.parent):
                 result.uncovered.append(rule)
     return result

@@ -25,8 +25,8 @@ from console.journal.events import (
 )
 from console.journal.fold import fold
 from console.journal.log import JournalLog, JournalWriteError, RetryPolicy
-from console.journal.reader import iter_raw_lines, read_log
-from console.journal.verify import verify_lines
+from console.journal.reader import read_log
+from console.journal.verify import verify_path
 from tests.journal.conftest import new_log
 
 FAST_RETRY = RetryPolicy(attempts=3, first_delay_s=0.001, max_delay_s=0.005)
@@ -70,7 +70,7 @@ async def test_a_decision_that_cannot_be_written_raises_and_is_reported(tmp_path
     fault = next(e for e in events if isinstance(e.data, JournalFault))
     assert isinstance(fault.data, JournalFault)
     assert fault.data.recovered and fault.data.attempts == 3 and fault.data.failed_seqs == [1]
-    assert verify_lines(str(log.path), iter_raw_lines(log.path)).findings == []
+    assert verify_path(log.path).findings == []
 
 
 async def test_output_is_retried_in_the_background_until_the_disk_recovers(
@@ -130,4 +130,4 @@ async def test_an_action_whose_start_failed_to_record_counts_as_not_run(tmp_path
     await log.close()
     state = fold(read_log(log.path).events)
     assert state.runs["a1"].status == "not-run"
-    assert verify_lines(str(log.path), iter_raw_lines(log.path)).findings == []
+    assert verify_path(log.path).findings == []

@@ -21,14 +21,14 @@ from console.journal.events import (
 )
 from console.journal.log import JournalError, JournalLog, log_filename, make_incident_id
 from console.journal.milestones import MilestoneError
-from console.journal.reader import iter_raw_lines, read_log
-from console.journal.verify import verify_lines
+from console.journal.reader import read_log
+from console.journal.verify import verify_path
 from tests.journal.conftest import new_log, run, write_events
 from tests.journal.example import START, FakeClock
 
 
 def verify(path: Path, key: bytes | None = None) -> list[str]:
-    report = verify_lines(str(path), iter_raw_lines(path), key=key)
+    report = verify_path(path, key=key)
     return [f"{f.code}@{f.seq}" for f in report.findings]
 
 

@@ -22,8 +22,7 @@ from console.journal.events import (
     PanelValue,
     Payload,
 )
-from console.journal.reader import iter_raw_lines
-from console.journal.verify import VerifyReport, verify_lines
+from console.journal.verify import VerifyReport, verify_path
 from tests.journal.conftest import new_log, run, write_events
 
 KEY = b"incident-channel-secret"
@@ -87,7 +86,7 @@ def verify_bytes(
 ) -> VerifyReport:
     path = tmp_path / "log.jsonl"
     path.write_bytes(data)
-    return verify_lines(str(path), iter_raw_lines(path), key=key, head=head)
+    return verify_path(path, key=key, head=head)
 
 
 def first_integrity_seq(report: VerifyReport) -> int | None:

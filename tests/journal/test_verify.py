@@ -17,8 +17,7 @@ from console.journal.events import (
     Payload,
     RunbookLoaded,
 )
-from console.journal.reader import iter_raw_lines
-from console.journal.verify import VerifyReport, verify_lines
+from console.journal.verify import VerifyReport, verify_path
 from tests.journal.conftest import EXAMPLE_LOG, forge
 from tests.journal.example import START
 
@@ -61,11 +60,11 @@ def verify(
     tmp_path: Path, payloads: list[Payload], hashes: dict[str, str | None] | None = None
 ) -> VerifyReport:
     path = forge(tmp_path / "log.jsonl", payloads)
-    return verify_lines(str(path), iter_raw_lines(path), runbook_hashes=hashes)
+    return verify_path(path, runbook_hashes=hashes)
 
 
 def test_the_example_incident_is_clean() -> None:
-    report = verify_lines(str(EXAMPLE_LOG), iter_raw_lines(EXAMPLE_LOG))
+    report = verify_path(EXAMPLE_LOG)
     assert report.findings == [] and report.exit_code == 0
     assert report.closed and report.events == 44 and report.last_seq == 43
 
