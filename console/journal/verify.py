@@ -229,18 +229,19 @@ class Verifier:
         lines, number, offset, i = batch.lines, batch.number, batch.offset, 0
         while i < len(lines):
             if not batch.torn:
-                i, number, offset = self._fast_run(lines, i, number, offset)
+                run_end = self._fast_run(lines, i)
+                number += run_end - i
+                offset += sum(len(line) for line in lines[i:run_end]) + run_end - i
+                i = run_end
                 if i == len(lines):
                     break
             data = lines[i]
             self.feed(RawLine(number, offset, data, batch.torn))
             i, number, offset = i + 1, number + 1, offset + len(data) + 1
 
-    def _fast_run(
-        self, lines: list[bytes], i: int, number: int, offset: int
-    ) -> tuple[int, int, int]:
+    def _fast_run(self, lines: list[bytes], i: int) -> int:
         """Accept consecutive ``block.output`` lines from ``lines[i]`` that are exactly what the
-        writer writes next; return where it stopped (line index, number, offset).
+        writer writes next; return the index of the first line that is not one.
 
         Almost every line of a big log is one, so this parses no JSON: the hash covers the
         bytes, and the envelope after it is scalars in a fixed order, checked piece by piece
@@ -249,37 +250,38 @@ class Verifier:
         """
         mid, prev_hash = self._mid, self._prev
         if mid is None or prev_hash is None or self._slack or self.closed_seq is not None:
-            return i, number, offset
+            return i
         key, head = self._hash_key, (self.head or "").encode()
         expected, prev, start = self._expected, prev_hash.encode(), i
+        mono_skip, end_size = 73 + len(mid), len(_OUTPUT_END)
         for data in lines[i:]:
             if not data.endswith(_OUTPUT_END):
                 break
             at = data.rfind(b',"hash":"')
             if at <= 0 or not data.startswith(mid, at + 73):
                 break
-            mono_at = at + 73 + len(mid)
+            mono_at = at + mono_skip
             prev_at = data.find(b',"prev":"', mono_at)
             if prev_at < 0 or data.find(b'"', mono_at, prev_at) >= 0:
                 break
             marker = b'","seq":%d,"ts":"' % expected
-            if not data.startswith(prev, prev_at + 9) or not data.startswith(marker, prev_at + 73):
+            seq_at = prev_at + 73
+            if not data.startswith(prev, prev_at + 9) or not data.startswith(marker, seq_at):
                 break
-            if data.find(b'"', prev_at + 73 + len(marker)) != len(data) - len(_OUTPUT_END):
+            if data.find(b'"', seq_at + len(marker)) != len(data) - end_size:
                 break
             digest = body_hash(data[:at] + data[at + 74 :], key).encode()
             if not data.startswith(digest, at + 9):
                 break
             if head and digest.startswith(head):
                 self._head_seen = True
-            prev, expected = digest, expected + 1
-            i, number, offset = i + 1, number + 1, offset + len(data) + 1
+            prev, expected, i = digest, expected + 1, i + 1
         if i > start:
             self.records += i - start
             self.last_type = "block.output"
             self.last_seq, self._expected = expected - 1, expected
             self._prev = self.last_hash = prev.decode()
-        return i, number, offset
+        return i
 
     def _slow(self, raw: RawLine) -> None:
         try:
