@@ -55,6 +55,8 @@ def test_the_runbook_against_the_bundled_scenario(tmp_path: Path) -> None:
     assert events[-1].data.head_hash == events[-2].hash  # type: ignore[attr-defined]
     verified = CliRunner().invoke(cli, ["verify", str(log), "--head", data["head"]])
     assert verified.exit_code == 0, verified.output
+    resumed = CliRunner().invoke(cli, ["resume", str(log)])
+    assert resumed.exit_code == 2 and "a drill cannot be resumed" in resumed.output
 
 
 def test_dry_run_and_no_journal_write_nothing(tmp_path: Path) -> None:
