@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from console.durations import Duration, PositiveDuration
 from console.errors import PolicyError, Problem, ProblemList, Severity, SourceError
 from console.inventory import read_inventory
-from console.selector import SelectorError, parse_selector
+from console.patterns import Regex
 from console.yamlsrc import LineMap, load_yaml, validation_problems
 
 ENV_CONFIG = "INCIDENT_CONSOLE_CONFIG"
@@ -209,20 +209,10 @@ class Config(Strict):
     checks: list[Path] = Field(default_factory=lambda: [Path("./checks")])
     journal: JournalSettings = Field(default_factory=JournalSettings)
     confirm: Literal["yes", "typed"] | None = None
-    redact: list[str] = Field(default_factory=list)
+    redact: list[Regex] = Field(default_factory=list)
     redact_defaults: bool = True
     theme: str = "console-dark"
     actor: str | None = None
-
-    @field_validator("redact")
-    @classmethod
-    def _regexes_compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad redaction regex {pattern!r}: {exc}") from None
-        return patterns
 
     @property
     def confirm_floor(self) -> Literal["yes", "typed"]:
@@ -454,12 +444,3 @@ def enforce_policy(loaded: LoadedConfig, accept_risk: str | None) -> list[Proble
     if violations and not (accept_risk and accept_risk.strip()):
         raise PolicyError(violations)
     return violations
-
-
-def node_selector_problems(text: str, file: str, line: int, key: str) -> list[Problem]:
-    """Problems with a node selector string (used for config and runbooks alike)."""
-    try:
-        parse_selector(text)
-    except SelectorError as exc:
-        return [Problem(file, line, str(exc), key=key, code="selector")]
-    return []

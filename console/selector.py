@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from pydantic import AfterValidator
 
 _KEY = re.compile(r"^(name|role|label\.[A-Za-z0-9_.\-/]+)$")
 _VALUE = re.compile(r"^[A-Za-z0-9_.:\-/*{}]+$")
@@ -126,3 +128,16 @@ def parse_selector(text: str) -> Selector:
     if any(t.key == "local" for t in terms) and len(terms) > 1:
         raise SelectorError("'local' cannot be combined with other selector words")
     return Selector(tuple(terms), " ".join(text.split()))
+
+
+def check_selector(text: str) -> str:
+    """``text`` if it parses as a selector; else ``ValueError`` saying what is wrong."""
+    try:
+        parse_selector(text)
+    except SelectorError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+SelectorText = Annotated[str, AfterValidator(check_selector)]
+"""A pydantic field type: a node selector, validated but kept as written."""

@@ -39,7 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from console.config import Panel
 from console.durations import Duration
 from console.errors import ProblemList, SourceError
-from console.selector import SelectorError, parse_selector
+from console.patterns import Regex
+from console.selector import SelectorText
 from console.yamlsrc import load_yaml, validation_problems
 
 _METRIC = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
@@ -110,8 +111,8 @@ class Inject(Effects):
 class Response(Strict):
     """A scripted reply of a node to a command matching ``match`` (a regex search)."""
 
-    on: str = "all"
-    match: str
+    on: SelectorText = "all"
+    match: Regex
     after: Duration = 0.0
     when: str | None = None  # PromQL over the simulated series; the reply applies if non-empty
     stdout: str = ""
@@ -120,24 +121,6 @@ class Response(Strict):
     delay: Duration = 0.0
     hang: bool = False
     effects: Effects = Field(default_factory=Effects)
-
-    @field_validator("match")
-    @classmethod
-    def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"bad regex {value!r}: {exc}") from None
-        return value
-
-    @field_validator("on")
-    @classmethod
-    def _selector(cls, value: str) -> str:
-        try:
-            parse_selector(value)
-        except SelectorError as exc:
-            raise ValueError(str(exc)) from None
-        return value
 
 
 class Scenario(Strict):

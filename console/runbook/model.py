@@ -12,8 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from console.durations import Duration
+from console.patterns import Regex, check_regex
 from console.runbook.jsonpath import JsonPathError, parse_path
-from console.selector import SelectorError, parse_selector
+from console.selector import SelectorText
 
 LANGS = ("sh", "bash", "promql", "http")
 KINDS = ("check", "action")
@@ -104,12 +105,7 @@ class TextMatch(Strict):
             raise ValueError(f"expected text or /regex/, got {value!r}")
         text = str(value)
         if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
-            pattern = text[1:-1]
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regex {text!r}: {exc}") from None
-            return cls(text=pattern, regex=True)
+            return cls(text=check_regex(text[1:-1]), regex=True)
         return cls(text=text)
 
     def found_in(self, haystack: str) -> bool:
@@ -175,12 +171,8 @@ class SameExpect(Strict):
             except JsonPathError as exc:
                 raise ValueError(str(exc)) from None
         if self.regex is not None:
-            pattern = self.regex[1:-1] if _slashed(self.regex) else self.regex
-            try:
-                compiled = re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regex {self.regex!r}: {exc}") from None
-            if compiled.groups < 1:
+            pattern = check_regex(self.regex[1:-1] if _slashed(self.regex) else self.regex)
+            if re.compile(pattern).groups < 1:
                 raise ValueError("same.regex needs a capture group: the part that must agree")
         return self
 
@@ -268,7 +260,7 @@ class BlockOptions(Strict):
     """The ``#|`` options of an executable block (after YAML parsing)."""
 
     id: str | None = Field(default=None, pattern=ID_PATTERN)
-    on: str | None = None
+    on: SelectorText | None = None
     timeout: Duration | None = None
     batch: int | None = Field(default=None, ge=1)
     canary: int | None = Field(default=None, ge=1)
@@ -278,17 +270,6 @@ class BlockOptions(Strict):
     confirm: Literal[True, "typed"] | None = None
     requires: list[str] = Field(default_factory=list)
     use: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
-
-    @field_validator("on")
-    @classmethod
-    def _selector(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            parse_selector(str(value))
-        except SelectorError as exc:
-            raise ValueError(str(exc)) from None
-        return str(value)
 
     @field_validator("confirm", mode="before")
     @classmethod
@@ -363,19 +344,9 @@ class VarSpec(Strict):
     """A runbook variable: prompted for when missing, validated by ``pattern``."""
 
     prompt: str | None = None
-    pattern: str | None = None
+    pattern: Regex | None = None
     default: str | None = None
     choices: list[str] | None = None
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"bad pattern {value!r}: {exc}") from None
-        return value
 
     @field_validator("default", mode="before")
     @classmethod
@@ -409,7 +380,7 @@ class FrontMatter(BaseModel):
     title: str | None = None
     alerts: list[str] = Field(default_factory=list)
     severity: str | None = None
-    nodes: str | None = None
+    nodes: SelectorText | None = None
     vars: dict[str, VarSpec] = Field(default_factory=dict)
     owner: str | None = None
     service: str | None = None
@@ -430,16 +401,6 @@ class FrontMatter(BaseModel):
             return {}
         if isinstance(value, dict):
             return {k: _var_spec(v) for k, v in value.items()}
-        return value
-
-    @field_validator("nodes")
-    @classmethod
-    def _selector(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_selector(value)
-            except SelectorError as exc:
-                raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="after")
