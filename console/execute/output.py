@@ -4,6 +4,10 @@ Each node may keep up to ``cap`` bytes across its two streams. Past that, bytes 
 but not kept, so memory stays bounded whatever a node prints, and the truncation is reported
 with exact dropped byte and line counts: nothing disappears silently. The cut never splits a
 UTF-8 character. Bytes that are not UTF-8 are replaced with U+FFFD and the chunk is flagged.
+
+Text is handed on in whole lines (a line longer than ``LINE_HOLD`` characters goes out in
+pieces), so the journal's redaction sees a secret whole even when the node wrote it across two
+reads.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import codecs
 from dataclasses import dataclass, field
 
 from console.execute.target import Stream
+
+LINE_HOLD = 8192
+"""Characters of an unfinished line held back before they are handed on anyway."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,22 @@ class _StreamState:
     dropped_newlines: int = 0
     ends_with_newline: bool = True
     invalid: bool = False
+    pending: str = ""
+    pending_invalid: bool = False
+
+    def whole_lines(self, text: str, invalid: bool) -> Decoded | None:
+        """The complete lines of what is held plus ``text``; keep the unfinished rest."""
+        held = self.pending + text
+        self.pending_invalid = self.pending_invalid or invalid
+        cut = held.rfind("\n") + 1
+        if cut == 0 and len(held) < LINE_HOLD:
+            self.pending = held
+            return None
+        cut = cut or len(held)
+        self.pending = held[cut:]
+        out = Decoded(held[:cut], self.pending_invalid)
+        self.pending_invalid = False
+        return out
 
 
 class NodeOutput:
@@ -76,7 +99,7 @@ class NodeOutput:
         if not text and not invalid:
             return None
         state.parts.append(text)
-        return Decoded(text, invalid)
+        return state.whole_lines(text, invalid)
 
     def finish(self) -> dict[Stream, Decoded]:
         """Flush the decoders at end of output; an unfinished character counts as invalid."""
@@ -85,7 +108,10 @@ class NodeOutput:
             text, invalid = _decode(state, b"", final=True)
             if text:
                 state.parts.append(text)
-                out[name] = Decoded(text, invalid)
+            rest = state.pending + text
+            if rest:
+                out[name] = Decoded(rest, invalid or state.pending_invalid)
+            state.pending, state.pending_invalid = "", False
         return out
 
     def text(self, stream: Stream) -> str:

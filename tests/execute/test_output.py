@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from console.execute.output import NodeOutput
+from console.execute.output import LINE_HOLD, NodeOutput
 from console.execute.target import Stream
 
 
@@ -46,13 +46,30 @@ def test_a_cut_never_splits_a_utf8_character() -> None:
 
 
 def test_a_character_split_across_chunks_is_joined() -> None:
-    data = "€ok".encode()
+    data = "€ok\n".encode()
     out = NodeOutput(100)
     first = out.add("stdout", data[:1])
     second = out.add("stdout", data[1:])
     assert first is None
-    assert second is not None and second.text == "€ok"
+    assert second is not None and second.text == "€ok\n"
     assert not second.invalid_utf8
+
+
+def test_text_goes_on_in_whole_lines_so_a_split_secret_stays_whole() -> None:
+    out = NodeOutput(1 << 20)
+    assert out.add("stdout", b"login ok\npass") is not None  # "login ok\n" only
+    held = out.add("stdout", b"word=hunter2")
+    assert held is None  # an unfinished line waits for the rest of it
+    line = out.add("stdout", b" rest\nnext")
+    assert line is not None and line.text == "password=hunter2 rest\n"
+    assert out.finish()["stdout"].text == "next"
+    assert out.text("stdout") == "login ok\npassword=hunter2 rest\nnext"
+
+
+def test_a_line_longer_than_the_hold_goes_on_in_pieces() -> None:
+    out = NodeOutput(1 << 20)
+    piece = out.add("stdout", b"x" * (LINE_HOLD + 10))
+    assert piece is not None and len(piece.text) == LINE_HOLD + 10
 
 
 def test_bytes_that_are_not_utf8_are_replaced_and_flagged() -> None:
