@@ -15,11 +15,9 @@ import platformdirs
 
 from console.catalog import Catalog, load_catalog
 from console.config import APP_NAME, Config, LoadedConfig
-from console.drill.clock import DrillClock
 from console.drill.engine import DrillEngine
-from console.drill.scenario import Scenario, load_scenario
-from console.drill.simulator import Simulator
-from console.drill.sources import SimulatedPrometheus, SimulatedTargets, drill_config
+from console.drill.run import DrillRun
+from console.drill.scenario import Scenario
 from console.errors import Problem
 from console.execute.session import ConfirmCallback, PromptCallback, RunbookSession
 from console.execute.targets import LiveTargets, TargetProvider
@@ -139,33 +137,32 @@ async def drill_workspace(
     journal: Path | None = None,
 ) -> Workspace:
     """A drill on the scenario's simulated cluster; nothing leaves this machine."""
-    scenario = load_scenario(scenario_path or BUNDLED_SCENARIO)
-    simulator = Simulator(scenario, DrillClock(speed=speed))
+    drill = DrillRun.prepare(loaded, scenario_path or BUNDLED_SCENARIO, speed=speed, at=0.0)
+    drill.simulator.clock.resume()
+    scenario = drill.scenario
     base = loaded.config
-    config = drill_config(base, simulator)
-    drill_loaded = loaded.model_copy(update={"config": config})
     runbook_dirs = [*base.runbooks, BUNDLED_RUNBOOKS]
     library = load_library([p for p in runbook_dirs if p.exists()])
     catalog, problems = load_catalog([p for p in [*base.checks, BUNDLED_CHECKS] if p.exists()])
     runbook = library.by_id(scenario.runbook) if scenario.runbook else None
     journal_dir = journal or (base.journal.dir if loaded.path else drill_journal_dir())
     incident = await Incident.open(
-        drill_loaded,
+        drill.loaded,
         f"drill: {scenario.title}",
         mode="drill",
         journal=journal_dir,
         runbook=runbook,
         scenario=scenario.file,
     )
-    prometheus = SimulatedPrometheus(simulator)
-    poller = TelemetryPoller(config, incident.sink, prometheus=prometheus)
-    engine = DrillEngine(simulator, incident.sink)
+    config = drill.loaded.config
+    poller = TelemetryPoller(config, incident.sink, prometheus=drill.prometheus)
+    engine = DrillEngine(drill.simulator, incident.sink)
     return Workspace(
-        drill_loaded,
+        drill.loaded,
         library,
         catalog,
         incident,
-        SimulatedTargets(simulator),
+        drill.targets,
         poller=poller,
         drill=engine,
         scenario=scenario,

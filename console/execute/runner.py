@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from console.execute import http as http_block
-from console.execute.output import NodeOutput, Truncation
+from console.execute.output import Decoded, NodeOutput, Truncation
 from console.execute.promql import PROMETHEUS_NODE, PromQLSource, series_name
 from console.execute.target import (
     ConnectionLost,
@@ -348,30 +348,26 @@ class BlockRunner:
     ) -> None:
         decoded = output.add(stream, data)
         if decoded is not None:
-            await self.sink.emit(
-                BlockOutput(
-                    run=state.spec.run,
-                    block=state.spec.block.id,
-                    node=node,
-                    stream=stream,
-                    text=decoded.text,
-                    invalid_utf8=decoded.invalid_utf8,
-                )
+            await self._emit_text(state, node, stream, decoded)
+
+    async def _emit_text(
+        self, state: _BlockState, node: str, stream: Stream, decoded: Decoded
+    ) -> None:
+        await self.sink.emit(
+            BlockOutput(
+                run=state.spec.run,
+                block=state.spec.block.id,
+                node=node,
+                stream=stream,
+                text=decoded.text,
+                invalid_utf8=decoded.invalid_utf8,
             )
+        )
 
     async def _tail(self, state: _BlockState, node: str, output: NodeOutput) -> None:
         """Flush the decoders and report truncation once a node's output has ended."""
         for stream, decoded in output.finish().items():
-            await self.sink.emit(
-                BlockOutput(
-                    run=state.spec.run,
-                    block=state.spec.block.id,
-                    node=node,
-                    stream=stream,
-                    text=decoded.text,
-                    invalid_utf8=decoded.invalid_utf8,
-                )
-            )
+            await self._emit_text(state, node, stream, decoded)
         for cut in output.truncations():
             await self.sink.emit(
                 OutputTruncated(
