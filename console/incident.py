@@ -27,6 +27,7 @@ from console.journal.events import (
 from console.journal.fold import IncidentState, fold
 from console.journal.log import JournalLog
 from console.journal.reader import read_log
+from console.journal.redact import Redactor, session_redactor
 from console.journal.sink import EventSink, MemorySink
 from console.runbook.model import Runbook
 
@@ -69,6 +70,7 @@ class Incident:
     sink: IncidentSink
     log: JournalLog | None = None
     faults: list[JournalFault] = field(default_factory=list)
+    redactor: Redactor = field(default_factory=Redactor)
 
     @property
     def state(self) -> IncidentState:
@@ -98,9 +100,15 @@ class Incident:
         accepted: list[Problem] | None = None,
         accept_reason: str | None = None,
         in_memory: bool = False,
+        redactor: Redactor | None = None,
     ) -> Incident:
-        """Start a new incident log (or an in-memory one) and record how it was started."""
+        """Start a new incident log (or an in-memory one) and record how it was started.
+
+        ``redactor`` is the session's (default: built from the config); the journal and every
+        screen that shows the incident use it.
+        """
         config = loaded.config
+        redactor = redactor or session_redactor(config)
         faults: list[JournalFault] = []
         log: JournalLog | None = None
         inner: EventSink
@@ -119,13 +127,12 @@ class Incident:
                 scenario=scenario,
                 key=journal_key(loaded),
                 fsync=config.journal.fsync,
-                redact=config.redact,
-                redact_defaults=config.redact_defaults,
+                redactor=redactor,
                 on_fault=faults.append,
             )
             inner = log
         state = fold(_events_so_far(inner, log))
-        incident = cls(IncidentSink(inner, state), log, faults)
+        incident = cls(IncidentSink(inner, state), log, faults, redactor)
         await incident.sink.emit(
             ConfigLoaded(
                 path=str(loaded.path) if loaded.path else None,
@@ -142,20 +149,22 @@ class Incident:
         return incident
 
     @classmethod
-    async def resume(cls, loaded: LoadedConfig, path: Path) -> Incident:
+    async def resume(
+        cls, loaded: LoadedConfig, path: Path, *, redactor: Redactor | None = None
+    ) -> Incident:
         """Reopen an incident's log for appending; the state is the fold of what it holds."""
         config = loaded.config
+        redactor = redactor or session_redactor(config)
         faults: list[JournalFault] = []
         log = JournalLog.open_for_append(
             path,
             key=journal_key(loaded),
             actor=config.actor,
-            redact=config.redact,
-            redact_defaults=config.redact_defaults,
+            redactor=redactor,
             on_fault=faults.append,
         )
         events = read_log(path).events
-        return cls(IncidentSink(log, fold(events)), log, faults)
+        return cls(IncidentSink(log, fold(events)), log, faults, redactor)
 
     async def record_runbook(self, runbook: Runbook) -> Event:
         """Record which runbook (and which version of it) is being worked."""

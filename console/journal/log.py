@@ -207,6 +207,7 @@ class JournalLog:
         group_commit_ms: int = 200,
         redact: Sequence[str] = (),
         redact_defaults: bool = True,
+        redactor: Redactor | None = None,
         on_fault: Callable[[JournalFault], None] | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
@@ -216,9 +217,10 @@ class JournalLog:
 
         ``dir_or_path`` is a folder (the file is named ``INC-<UTC time>-<slug>.jsonl``) or a
         ``.jsonl`` path. ``incident_id`` defaults to one made from ``title`` and the time.
-        ``redact`` are extra regexes on top of the built-in rules. Raises ``JournalError``.
+        ``redact`` are extra regexes on top of the built-in rules; a ``redactor`` given (the
+        session's, see ``session_redactor``) is used instead. Raises ``JournalError``.
         """
-        redactor = Redactor(redact, defaults=redact_defaults)
+        redactor = redactor or Redactor(redact, defaults=redact_defaults)
         title = redactor.text(title)
         incident = incident_id or make_incident_id(title, clock())
         target = Path(dir_or_path)
@@ -293,6 +295,7 @@ class JournalLog:
         group_commit_ms: int | None = None,
         redact: Sequence[str] = (),
         redact_defaults: bool = True,
+        redactor: Redactor | None = None,
         on_fault: Callable[[JournalFault], None] | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
@@ -335,7 +338,7 @@ class JournalLog:
             opened = verifier.opened or {}
             policy: FsyncPolicy = fsync or opened.get("fsync", "always")
             commit_ms = group_commit_ms or int(opened.get("group_commit_ms", 200))
-            redactor = Redactor(redact, defaults=redact_defaults)
+            redactor = redactor or Redactor(redact, defaults=redact_defaults)
             log = cls(
                 target,
                 fd,

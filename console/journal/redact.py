@@ -12,11 +12,14 @@ private key that starts in one chunk is redacted in the following chunks until i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.journal.events import BlockFinished, BlockOutput, NodeResult, Payload
+
+if TYPE_CHECKING:
+    from console.config import Config
 
 REDACTED = "[REDACTED]"
 
@@ -184,3 +187,19 @@ def _walk(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, list):
         return [_walk(v, redact) for v in value]
     return value
+
+
+def session_redactor(config: Config | None, environ: Mapping[str, str] | None = None) -> Redactor:
+    """The one redactor a session uses for its journal and everything it shows.
+
+    Built from the config's ``redact`` regexes and ``redact_defaults`` (the built-in rules alone
+    without a config). ``environ`` is for rules on the console's own secret values.
+    """
+    if config is None:
+        return Redactor()
+    return Redactor(config.redact, defaults=config.redact_defaults)
+
+
+def redact_json(value: Any, redactor: Redactor) -> Any:
+    """A JSON-like value with every string in it redacted (for printing JSON that stays valid)."""
+    return _walk(value, redactor.text)
