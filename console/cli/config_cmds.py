@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 import yaml
 
@@ -13,6 +11,8 @@ from console.cli.common import (
     EXIT_OK,
     accept_risk_option,
     config_option,
+    echo,
+    echo_json,
     load_config_or_exit,
     print_problems,
 )
@@ -45,25 +45,25 @@ def config_check(config_path: str | None, accept_risk: str | None, as_json: bool
             "violations": [v.to_json() for v in violations],
             "config": effective,
         }
-        click.echo(json.dumps(out, indent=2))
+        echo_json(out)
     else:
-        click.echo(f"# config: {source}")
+        echo(f"# config: {source}")
         if loaded.sha256:
-            click.echo(f"# sha256: {loaded.sha256}")
-        click.echo(f"# nodes: {len(loaded.nodes)}")
-        click.echo(yaml.safe_dump(effective, sort_keys=False).rstrip())
+            echo(f"# sha256: {loaded.sha256}")
+        echo(f"# nodes: {len(loaded.nodes)}")
+        echo(yaml.safe_dump(effective, sort_keys=False).rstrip())
     print_problems(loaded.warnings)
     if violations:
         print_problems(violations)
         if accept_risk:
-            click.echo(f"risk accepted: {accept_risk}", err=True)
+            echo(f"risk accepted: {accept_risk}", err=True)
             raise SystemExit(EXIT_OK)
-        click.echo(
+        echo(
             f"{len(violations)} guardrail violation(s) for profile {loaded.config.profile}",
             err=True,
         )
         raise SystemExit(EXIT_FINDINGS)
-    click.echo("config ok" if loaded.path else "no config file; built-in defaults", err=True)
+    echo("config ok" if loaded.path else "no config file; built-in defaults", err=True)
 
 
 @config.command("path")
@@ -71,4 +71,4 @@ def config_check(config_path: str | None, accept_risk: str | None, as_json: bool
 def config_path_cmd(config_path: str | None) -> None:
     """Print which config file would be used (discovery order as documented)."""
     path = discover(config_path)
-    click.echo(str(path) if path else "(none: built-in defaults)")
+    echo(str(path) if path else "(none: built-in defaults)")

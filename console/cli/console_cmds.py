@@ -17,9 +17,11 @@ from console.cli.common import (
     check_policy_or_exit,
     config_option,
     die,
+    echo,
     load_config_or_exit,
     print_problems,
     speed_option,
+    use_redactor,
 )
 from console.config import Config, LoadedConfig
 from console.drill.debrief import debrief
@@ -38,17 +40,18 @@ journal_option = click.option(
 def _run(workspace: Workspace) -> None:
     from console.tui.app import run_app
 
+    use_redactor(workspace.incident.redactor)  # one redactor for the screen, log and farewell
     farewell = run_app(workspace)
     if farewell:
-        click.echo(farewell)
+        echo(farewell)
     if workspace.scenario is not None:
-        click.echo("debrief:")
+        echo("debrief:")
         for line in debrief(workspace.scenario, workspace.incident.state).lines():
-            click.echo(f"  {line}")
+            echo(f"  {line}")
     path = workspace.incident.path
     if path is not None:
-        click.echo(f"incident log: {path}")
-        click.echo(f"head hash: {workspace.incident.state.head}")
+        echo(f"incident log: {path}")
+        echo(f"head hash: {workspace.incident.state.head}")
 
 
 def _build(coro):  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -12,11 +11,12 @@ from pathlib import Path
 import click
 
 from console.cli import cli
-from console.cli.common import EXIT_OK, die
+from console.cli.common import EXIT_OK, die, echo, echo_json, printer_redactor
 from console.errors import Problem
 from console.journal.events import IncidentClosed
-from console.journal.export import build_postmortem, to_html, to_json, to_markdown
+from console.journal.export import Postmortem, build_postmortem, to_html, to_json, to_markdown
 from console.journal.reader import LogUnreadable, follow_log, read_batches, read_log
+from console.journal.redact import redact_json
 from console.journal.timeline import Timeline
 from console.journal.verify import Verifier, VerifyReport
 
@@ -111,14 +111,14 @@ def verify_cmd(log: Path, head: str | None, key_env: str | None, as_json: bool) 
     """
     report = _verify(log, _key(key_env), head)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        echo_json(report.to_json())
     else:
         for finding in report.findings[:SHOWN_FINDINGS]:
-            click.echo(finding.describe(str(log)))
+            echo(finding.describe(str(log)))
         hidden = len(report.findings) - SHOWN_FINDINGS
         if hidden > 0:
-            click.echo(f"... and {hidden} more finding(s); --json lists them all")
-        click.echo(_summary(report))
+            echo(f"... and {hidden} more finding(s); --json lists them all")
+        echo(_summary(report))
     raise SystemExit(report.exit_code)
 
 
@@ -153,7 +153,7 @@ def export_cmd(log: Path, fmt: str, output: Path | None, key_env: str | None) ->
         die(str(exc))
     failing = [f for f in report.findings if f.severity != "info"]
     if failing:
-        click.echo(
+        echo(
             f"incident-console: warning: {log} has {len(failing)} verify finding(s); "
             f"run `incident-console verify {log}`",
             err=True,
@@ -162,20 +162,27 @@ def export_cmd(log: Path, fmt: str, output: Path | None, key_env: str | None) ->
     else:
         integrity = f"verified, no findings (chain {report.chain})"
     postmortem = build_postmortem(result.events, log_name=log.name, integrity=integrity)
+    # The log was redacted when written; this applies today's rules too, field by field.
+    postmortem = Postmortem.model_validate(
+        redact_json(postmortem.model_dump(mode="json"), printer_redactor())
+    )
     render = {"md": to_markdown, "html": to_html, "json": to_json}[fmt]
     text = render(postmortem)
     if output is None:
-        click.echo(text, nl=False)
+        if fmt == "json":
+            echo_json(postmortem.model_dump(mode="json"))
+        else:
+            echo(text, nl=False, redact=False)
         return
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         die(f"{output}: cannot write the postmortem: {exc.strerror or exc}")
-    click.echo(f"wrote {output}", err=True)
+    echo(f"wrote {output}", err=True)
 
 
 def _print_problem(problem: Problem) -> None:
-    click.echo(f"incident-console: warning: {problem}", err=True)
+    echo(f"incident-console: warning: {problem}", err=True)
 
 
 @cli.command("timeline")
@@ -196,12 +203,12 @@ def timeline_cmd(log: Path, follow: bool, no_output: bool) -> None:
             die(str(exc))
         for event in result.events:
             for line in timeline.lines(event):
-                click.echo(line)
+                echo(line)
         for problem in result.problems:
             _print_problem(problem)
         if result.torn_tail:
             torn = result.torn_tail
-            click.echo(
+            echo(
                 f"incident-console: note: {log}:{torn.line}: torn tail of {torn.length} byte(s) "
                 f"at offset {torn.offset} (a write cut short by a crash)",
                 err=True,
@@ -214,7 +221,7 @@ def timeline_cmd(log: Path, follow: bool, no_output: bool) -> None:
                     _print_problem(item)
                     continue
                 for line in timeline.lines(item):
-                    click.echo(line)
+                    echo(line)
                 if isinstance(item.data, IncidentClosed):
                     break
     except LogUnreadable as exc:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from console.cli import cli
-from console.cli.common import EXIT_FINDINGS, EXIT_OK, config_option, load_config_or_exit
+from console.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    config_option,
+    echo,
+    echo_json,
+    load_config_or_exit,
+)
 from console.errors import ProblemList
 from console.runbook.lint import lint
 from console.runbook.rules import coverage
@@ -62,16 +68,16 @@ def lint_cmd(
                 "alerts": len({r.alert for r in cover.rules}),
                 "uncovered": sorted({r.alert for r in cover.uncovered}),
             }
-        click.echo(json.dumps(out, indent=2))
+        echo_json(out)
     else:
         for problem in ordered:
-            click.echo(str(problem))
+            echo(str(problem))
         errors = len(problems.errors)
         warnings = len(problems) - errors
-        click.echo(
+        echo(
             f"{report.files} runbook file(s) checked: {errors} error(s), {warnings} warning(s)",
             err=True,
         )
         if cover is not None:
-            click.echo(cover.summary)
+            echo(cover.summary)
     raise SystemExit(EXIT_FINDINGS if problems.errors else EXIT_OK)

@@ -11,7 +11,6 @@ indeterminate, declined or refused, 2 for usage, config or runbook errors (print
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,8 +27,11 @@ from console.cli.common import (
     check_policy_or_exit,
     config_option,
     die,
+    echo,
+    echo_json,
     load_config_or_exit,
     print_problems,
+    printer_redactor,
     speed_option,
 )
 from console.config import Config, LoadedConfig
@@ -51,6 +53,7 @@ from console.journal.sink import EventSink, MemorySink
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.runbook.parse import load_runbook
 from console.runbook.render import VarError
+from console.sanitize import visible
 from console.telemetry.errors import TelemetryError
 from console.telemetry.poller import TelemetryPoller
 
@@ -183,7 +186,7 @@ def run_cmd(
     try:
         result, incident = asyncio.run(main())
     except KeyboardInterrupt:
-        click.echo("interrupted: running commands were killed on their nodes", err=True)
+        echo("interrupted: running commands were killed on their nodes", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
     except JournalError as exc:
         die(str(exc))
@@ -192,12 +195,12 @@ def run_cmd(
         out = _result_json(runbook, incident.incident_id, result, code)
         out["journal"] = str(incident.path) if incident.path else None
         out["head"] = incident.state.head if incident.path else None
-        click.echo(json.dumps(out, indent=2))
+        echo_json(out)
     else:
         _print_summary(result, code)
         if incident.path is not None:
-            click.echo(f"incident log: {incident.path}")
-            click.echo(f"head hash: {incident.state.head}")
+            echo(f"incident log: {incident.path}")
+            echo(f"head hash: {incident.state.head}")
     raise SystemExit(code)
 
 
@@ -215,7 +218,7 @@ async def _open_incident(
 ) -> Incident:
     """A new log (or an existing one to append to) that records this run."""
     if journal is not None and journal.is_file():
-        incident = await Incident.resume(loaded, journal)
+        incident = await Incident.resume(loaded, journal, redactor=printer_redactor())
         await incident.record_runbook(runbook)
         return incident
     return await Incident.open(
@@ -228,6 +231,7 @@ async def _open_incident(
         accepted=accepted,
         accept_reason=accept_risk,
         in_memory=no_journal,
+        redactor=printer_redactor(),
     )
 
 
@@ -240,7 +244,7 @@ def _poller(config: Config, incident: Incident, drill: DrillRun | None) -> Telem
     try:
         return TelemetryPoller(config, incident.sink)
     except TelemetryError as exc:
-        click.echo(f"telemetry: {exc}; the log will hold no alerts or metrics", err=True)
+        echo(f"telemetry: {exc}; the log will hold no alerts or metrics", err=True)
         return None
 
 
@@ -369,12 +373,12 @@ def _ask_terminal(request: ConfirmRequest) -> ConfirmAnswer:
     where = f"{block.file}:{block.line}"
     stage = {"all": "", "canary": " (canary)", "rest": " (the rest, after the canary)"}
     nodes = ", ".join(request.nodes)
-    click.echo(f"\naction {block.id}{stage[request.stage]} at {where} on {nodes}:", err=True)
+    echo(f"\naction {block.id}{stage[request.stage]} at {where} on {nodes}:", err=True)
     for line in request.command.splitlines():
-        click.echo(f"    {line}", err=True)
+        echo(f"    {line}", err=True)
     if request.typed:
         answer = click.prompt(
-            f"type {block.id} to run it", default="", show_default=False, err=True
+            visible(f"type {block.id} to run it"), default="", show_default=False, err=True
         )
         if answer.strip() == block.id:
             return ConfirmAnswer(True, "typed")
@@ -386,8 +390,8 @@ def _ask_terminal(request: ConfirmRequest) -> ConfirmAnswer:
 
 async def _prompt(name: str, spec: VarSpec, problem: str | None) -> str | None:
     if problem:
-        click.echo(f"  {problem}", err=True)
-    question = spec.prompt or f"value for {{{{{name}}}}}"
+        echo(f"  {problem}", err=True)
+    question = visible(printer_redactor().text(spec.prompt or f"value for {{{{{name}}}}}"))
     answer: str = await asyncio.to_thread(
         click.prompt,
         question,
@@ -429,9 +433,9 @@ def _print_plans(plans: list[BlockPlan], as_json: bool) -> None:
             }
             for p in plans
         ]
-        click.echo(json.dumps({"dry_run": True, "blocks": out}, indent=2))
+        echo_json({"dry_run": True, "blocks": out})
         return
-    click.echo("dry run: nothing is sent anywhere")
+    echo("dry run: nothing is sent anywhere")
     for plan in plans:
         block = plan.block
         where = f"{block.file}:{block.line}"
@@ -441,7 +445,7 @@ def _print_plans(plans: list[BlockPlan], as_json: bool) -> None:
         else:
             target = "from the console"
         confirm = f", confirm: {plan.confirm}" if plan.confirm != "none" else ""
-        click.echo(
+        echo(
             f"\n-- {block.kind} {block.id} [{where}] {target} "
             f"(timeout {format_duration(plan.timeout)}{confirm})"
         )
@@ -450,34 +454,34 @@ def _print_plans(plans: list[BlockPlan], as_json: bool) -> None:
             _indented(next(iter(distinct), ""), "   $ ")
         else:
             for node, command in plan.commands.items():
-                click.echo(f"   [{node}]")
+                echo(f"   [{node}]")
                 _indented(command, "   $ ")
 
 
 def _indented(text: str, prefix: str) -> None:
     for line in text.splitlines() or [""]:
-        click.echo(f"{prefix}{line}")
+        echo(f"{prefix}{line}")
 
 
 def _print_step(step_run: StepRun) -> None:
     step = step_run.step
-    click.echo(f"\n== Step {step.number}: {step.title}")
+    echo(f"\n== Step {step.number}: {step.title}")
     for run in step_run.runs:
         _print_block(run)
     for block, reason in step_run.not_run:
-        click.echo(f"-- {block.kind} {block.id} [{block.file}:{block.line}]: not run: {reason}")
+        echo(f"-- {block.kind} {block.id} [{block.file}:{block.line}]: not run: {reason}")
 
 
 def _print_block(run: BlockRun) -> None:
     block = run.block
     where = f"{block.file}:{block.line}"
     attempt = f", attempt {run.attempt}" if run.attempt > 1 else ""
-    click.echo(
+    echo(
         f"-- {block.kind} {block.id} [{where}]: {_MARK[run.verdict]} "
         f"({format_duration(run.duration_s)}{attempt})"
     )
     if run.reason and (run.verdict != "pass"):
-        click.echo(f"   {run.reason}")
+        echo(f"   {run.reason}")
     if run.nodes:
         _print_table(run.nodes)
     for node in run.nodes:
@@ -496,23 +500,23 @@ def _print_table(nodes: list[NodeRun]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         cells = [row[i].ljust(widths[i]) for i in range(4)]
-        click.echo(("   " + "  ".join(cells) + "  " + row[4]).rstrip())
+        echo(("   " + "  ".join(cells) + "  " + row[4]).rstrip())
 
 
 def _print_output(node: NodeRun) -> None:
     for stream, text in (("stdout", node.stdout), ("stderr", node.stderr)):
         if not text:
             continue
-        click.echo(f"   --- {node.node} {stream} ---")
+        echo(f"   --- {node.node} {stream} ---")
         for line in text.rstrip("\n").split("\n"):
-            click.echo(f"   | {line}")
+            echo(f"   | {line}")
     for cut in node.truncations:
-        click.echo(
+        echo(
             f"   [{node.node} {cut.stream} truncated: kept {cut.kept_bytes} bytes, dropped "
             f"{cut.dropped_bytes} bytes ({cut.dropped_lines} lines)]"
         )
     if node.invalid_utf8:
-        click.echo(f"   [{node.node}: output had bytes that are not UTF-8; shown as U+FFFD]")
+        echo(f"   [{node.node}: output had bytes that are not UTF-8; shown as U+FFFD]")
 
 
 def _print_summary(result: SessionRun, code: int) -> None:
@@ -521,11 +525,11 @@ def _print_summary(result: SessionRun, code: int) -> None:
     for run in runs:
         counts[run.verdict] = counts.get(run.verdict, 0) + 1
     tally = ", ".join(f"{n} {v}" for v, n in counts.items()) or "nothing ran"
-    click.echo(f"\n{len(runs)} block(s): {tally}")
+    echo(f"\n{len(runs)} block(s): {tally}")
     if result.stopped:
-        click.echo(f"stopped: {result.stopped}")
+        echo(f"stopped: {result.stopped}")
     if code != EXIT_OK:
-        click.echo("exit 1: not every block passed", err=True)
+        echo("exit 1: not every block passed", err=True)
 
 
 def _node_json(n: NodeRun) -> dict[str, Any]:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 
 import click
 
 from console.cli import cli
-from console.cli.common import EXIT_UNUSABLE, config_option, die, load_config_or_exit
+from console.cli.common import (
+    EXIT_UNUSABLE,
+    config_option,
+    die,
+    echo,
+    echo_json,
+    load_config_or_exit,
+)
 from console.config import Config, LoadedConfig
 from console.telemetry.errors import SourceConfigError
 from console.telemetry.poller import TelemetryPoller
@@ -32,9 +38,9 @@ def _no_sources(loaded: LoadedConfig) -> str:
 
 def _show(state: TelemetryState, as_json: bool, watch: bool) -> None:
     if as_json:
-        click.echo(json.dumps(render_json(state), indent=None if watch else 2))
+        echo_json(render_json(state), indent=None if watch else 2)
     else:
-        click.echo(render_text(state) + ("\n" if watch else ""))
+        echo(render_text(state) + ("\n" if watch else ""))
 
 
 async def _status(

@@ -41,6 +41,7 @@ from console.journal.milestones import (
     utc_text,
 )
 from console.journal.timeline import describe, labels_text, offset_text, result_text
+from console.sanitize import visible
 
 EXCERPT_LINES = 20
 EXCERPT_CHARS = 2000
@@ -605,14 +606,27 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
 
 
 def md(text: str) -> str:
-    """``text`` safe inline in Markdown: specials escaped, newlines as spaces."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    """``text`` safe inline in Markdown: controls visible, specials escaped, newlines as spaces."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(visible(text).split()))
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", text)), default=0)
+
+
+def _code(text: str) -> str:
+    """``text`` as an inline code span that a backtick inside it cannot end."""
+    text = visible(text, one_line=True)
+    ticks = "`" * (_longest_backticks(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _fence(text: str, lang: str = "") -> list[str]:
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return [f"{fence}{lang}", *text.rstrip("\n").split("\n"), fence]
+    """``text`` in a fenced block whose fence is longer than any backtick run in it."""
+    text = visible(text)
+    fence = "`" * max(3, _longest_backticks(text) + 1)
+    return [f"{fence}{visible(lang, one_line=True)}", *text.rstrip("\n").split("\n"), fence]
 
 
 def to_markdown(pm: Postmortem) -> str:
@@ -710,15 +724,15 @@ def to_markdown(pm: Postmortem) -> str:
     ] or ["- No metric snapshot was recorded."]
     out += ["", "## Supporting information", ""]
     out += [
-        f"- Log: `{pm.log.file}`, {pm.log.events} events (seq 0-{pm.log.last_seq}), "
+        f"- Log: {_code(pm.log.file)}, {pm.log.events} events (seq 0-{pm.log.last_seq}), "
         f"chain {pm.log.chain}, fsync {pm.log.fsync}.",
-        f"- Head: `{pm.log.head}`; check with "
-        f"`incident-console verify {pm.log.file} --head {pm.log.head[:12]}`.",
+        f"- Head: {_code(pm.log.head)}; check with "
+        f"{_code(f'incident-console verify {pm.log.file} --head {pm.log.head[:12]}')}.",
         f"- Integrity: {md(pm.log.integrity)}.",
     ]
     out += [f"- Journal fault: {md(f)}" for f in pm.log.faults]
     out += [f"- Console resumed: {md(r)}" for r in pm.log.resumes]
-    return "\n".join(out) + "\n"
+    return visible("\n".join(out)) + "\n"  # and nothing else raw slips through
 
 
 def _num(value: float | None, unit: str) -> str:
@@ -747,7 +761,7 @@ def _md_figures(pm: Postmortem) -> list[str]:
 
 def _md_block(block: BlockReport) -> list[str]:
     out = [
-        f"### {block.offset} · {block.kind} `{block.block}` on {md(', '.join(block.nodes))} — "
+        f"### {block.offset} · {block.kind} {_code(block.block)} on {md(', '.join(block.nodes))} — "
         f"{md(_status_text(block.status))}",
         "",
         f"Started {block.at} (log seq {block.seq}, run {md(block.run)}"
@@ -809,7 +823,8 @@ svg.spark{vertical-align:middle}
 
 
 def _h(text: str) -> str:
-    return html.escape(text, quote=True)
+    """``text`` for HTML: control characters made visible first, then escaped."""
+    return html.escape(visible(text), quote=True)
 
 
 def svg_sparkline(values: Sequence[float], width: int = 160, height: int = 28) -> str:
@@ -943,7 +958,7 @@ def to_html(pm: Postmortem) -> str:
     out += [f"<li>Journal fault: {_h(f)}</li>" for f in pm.log.faults]
     out += [f"<li>Console resumed: {_h(r)}</li>" for r in pm.log.resumes]
     out.append("</ul></body></html>")
-    return "\n".join(out) + "\n"
+    return visible("\n".join(out)) + "\n"  # and nothing else raw slips through
 
 
 def _html_figures(pm: Postmortem) -> list[str]:

@@ -45,6 +45,7 @@ from console.journal.events import (
     StepSkipped,
 )
 from console.journal.milestones import LABELS, as_utc, parse_ts, utc_text
+from console.sanitize import visible
 
 
 def offset_text(seconds: float) -> str:
@@ -82,7 +83,15 @@ def _value(value: float | None) -> str:
 
 
 def describe(event: Event) -> str:
-    """What ``event`` means, in one line (no output text: that is shown separately)."""
+    """What ``event`` means, in one line (no output text: that is shown separately).
+
+    Fields from outside (alert labels, notes, reasons) have their control characters shown as
+    pictures and their newlines as ``␤``, so no field can move the cursor or forge a line.
+    """
+    return visible(_meaning(event), one_line=True)
+
+
+def _meaning(event: Event) -> str:
     data: Payload = event.data
     match data:
         case IncidentOpened():
@@ -218,12 +227,16 @@ class Timeline:
             out.append(f"-- {day} (UTC) --")
         if isinstance(event.data, BlockOutput):
             if self.output:
-                prefix = f"{'':30}{event.data.node} {event.data.stream} | "
-                out.extend(prefix + line for line in event.data.text.splitlines() or [""])
+                node = visible(event.data.node, one_line=True)
+                prefix = f"{'':30}{node} {event.data.stream} | "
+                # Split on newlines only: a bare CR is shown (␍), not taken as a line break.
+                lines = event.data.text.removesuffix("\n").split("\n")
+                out.extend(prefix + visible(line) for line in lines)
             return out
         offset = offset_text((moment - self.t0).total_seconds())
         out.append(
-            f"{offset}  {moment:%H:%M:%S}Z  #{event.seq:<5} {event.actor}  {describe(event)}"
+            f"{offset}  {moment:%H:%M:%S}Z  #{event.seq:<5} {visible(event.actor, one_line=True)}  "
+            f"{describe(event)}"
         )
         return out
 

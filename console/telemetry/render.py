@@ -2,7 +2,9 @@
 
 Written for a terminal, a script or a chat bot: no colour, no cursor movement. A stale panel
 says so in capitals with its age and keeps its last value marked ``last:``, so a frozen
-number is never mistaken for a live one.
+number is never mistaken for a live one. Every field that comes from a source (alert labels
+and annotations, panel titles and details, errors) is shown on one line with its control
+characters as pictures, so an alert cannot move the cursor or forge a line of the view.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import UTC
 from typing import Any
 
 from console.journal.events import PanelValue
+from console.sanitize import visible
 from console.telemetry import format as fmt
 from console.telemetry.alerts import Alert
 from console.telemetry.state import SourceHealth, TelemetryState
@@ -32,48 +35,62 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
     return "".join(SPARKS[round((v - low) * scale)] for v in values)
 
 
+def field(text: str | None) -> str:
+    """One field from a source, safe on one line of a terminal."""
+    return visible(text or "", one_line=True)
+
+
+def labels_line(alert: Alert) -> str:
+    """The alert's labels other than alertname and severity, as ``k=v`` on one line."""
+    return " ".join(
+        f"{field(k)}={field(v)}"
+        for k, v in sorted(alert.labels.items())
+        if k not in ("alertname", "severity")
+    )
+
+
 def _source_line(source: SourceHealth, now: float) -> str:
     if source.up is None:
-        return f"{source.name} {source.url} not polled yet"
+        return f"{source.name} {field(source.url)} not polled yet"
     if source.up:
-        return f"{source.name} {source.url} up"
+        return f"{source.name} {field(source.url)} up"
     down_for = None if source.since is None else now - source.since
     since = f" for {fmt.eta(down_for)}" if down_for is not None and down_for >= 1 else ""
-    return f"{source.name} {source.url} DOWN{since}: {source.error}"
+    return f"{source.name} {field(source.url)} DOWN{since}: {field(source.error)}"
 
 
 def _panel_lines(panel: PanelValue, width: int) -> list[str]:
-    title = panel.title if len(panel.title) <= width else panel.title[: width - 1] + "…"
+    title = field(panel.title)
+    title = title if len(title) <= width else title[: width - 1] + "…"
     if panel.stale:
         state = f"STALE {fmt.eta(panel.age_s)}"
-        detail = f"last: {panel.detail}" if panel.detail else "no value"
+        detail = f"last: {field(panel.detail)}" if panel.detail else "no value"
     else:
         state = panel.state
-        detail = panel.detail
+        detail = field(panel.detail)
     line = f"{title:<{width}}  {state:<10}  {detail}"
     spark = sparkline(panel.history)
     if spark and panel.kind in ("backlog", "lag", "stat"):
         line += f"  {spark}"
     lines = [line.rstrip()]
     if panel.error:
-        lines.append(f"{'':<{width}}  ! {panel.error}")
+        lines.append(f"{'':<{width}}  ! {field(panel.error)}")
     return lines
 
 
 def _alert_lines(alert: Alert) -> list[str]:
-    labels = " ".join(
-        f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
-    )
+    labels = labels_line(alert)
     started = alert.starts_at.astimezone(UTC) if alert.starts_at else None
     since = f" since {started:%Y-%m-%d %H:%M:%SZ}" if started else ""
     muted = " [silenced]" if alert.silenced_by else " [inhibited]" if alert.inhibited_by else ""
-    head = f"  {alert.severity or '-':<9} {alert.alertname or '?'}  {labels}{since}{muted}"
+    severity, name = field(alert.severity) or "-", field(alert.alertname) or "?"
+    head = f"  {severity:<9} {name}  {labels}{since}{muted}"
     lines = [head.rstrip()]
     summary = alert.annotations.get("summary") or alert.annotations.get("description")
     if summary:
-        lines.append(f"            {' '.join(summary.split())[:160]}")
+        lines.append(f"            {field(' '.join(summary.split()))[:160]}")
     if alert.runbook_url:
-        lines.append(f"            runbook: {alert.runbook_url}")
+        lines.append(f"            runbook: {field(alert.runbook_url)}")
     return lines
 
 
@@ -87,14 +104,14 @@ def render_text(state: TelemetryState) -> str:
         lines.extend(f"  {_source_line(s, state.at)}" for s in state.sources)
     lines.append("")
     if state.panels:
-        width = min(TITLE_WIDTH, max(len(p.title) for p in state.panels))
+        width = min(TITLE_WIDTH, max(len(field(p.title)) for p in state.panels))
         for panel in state.panels:
             lines.extend(_panel_lines(panel, width))
     else:
         lines.append("no panels configured (add panels: to console.yaml)")
     lines.append("")
     if state.alerts_error:
-        lines.append(f"alerts unavailable: {state.alerts_error}")
+        lines.append(f"alerts unavailable: {field(state.alerts_error)}")
     else:
         quiet = len(state.alerts) - len(state.firing)
         extra = f", {quiet} silenced or inhibited" if quiet else ""
