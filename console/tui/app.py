@@ -27,6 +27,7 @@ from console.journal.events import (
 )
 from console.journal.timeline import describe
 from console.runbook.model import Block, Runbook, Step, VarSpec
+from console.sanitize import visible
 from console.telemetry.match import rank_runbooks
 from console.telemetry.state import TelemetryState
 from console.tui.messages import EventRecorded, TelemetryUpdated
@@ -44,6 +45,7 @@ from console.tui.widgets import (
     StepsList,
     last_run,
     output_text,
+    shown,
 )
 from console.workspace import Workspace
 
@@ -82,6 +84,11 @@ class ConsoleApp(App[str]):
         self.block: Block | None = None
         self._block_task: asyncio.Task[object] | None = None
         self._unsubscribe = workspace.incident.sink.subscribe(self._on_event)
+        self.redactor = workspace.incident.redactor
+
+    def shown(self, text: str | None, *, one_line: bool = False) -> str:
+        """Outside text for the screen: the session's redaction, controls as pictures."""
+        return shown(self.redactor, text, one_line=one_line)
 
     def _on_event(self, event: Event) -> None:
         self.post_message(EventRecorded(event))
@@ -95,14 +102,14 @@ class ConsoleApp(App[str]):
         yield Header(show_clock=True)
         with Horizontal(id="body"):
             with VerticalScroll(id="left"):
-                yield PanelsView(id="panels")
+                yield PanelsView(self.redactor, id="panels")
             with Vertical(id="center"):
-                yield StepsList(id="steps")
+                yield StepsList(self.redactor, id="steps")
                 with VerticalScroll(id="prose"):
                     yield Markdown(id="step-text")
-                yield BlocksList(id="blocks")
+                yield BlocksList(self.redactor, id="blocks")
             with Vertical(id="right"):
-                yield ResultsTable(id="results")
+                yield ResultsTable(self.redactor, id="results")
                 yield RichLog(id="output", wrap=True, markup=False)
         yield RichLog(id="timeline", wrap=False, markup=False, max_lines=2000)
         yield Static(id="status")
@@ -111,8 +118,10 @@ class ConsoleApp(App[str]):
     def on_mount(self) -> None:
         state = self.ws.incident.state
         mode = "DRILL" if state.mode == "drill" else "LIVE"
-        self.title = f"{mode} · {state.title}"
-        self.sub_title = f"{state.incident} · profile {self.ws.config.profile}"
+        self.title = f"{mode} · {self.shown(state.title, one_line=True)}"
+        self.sub_title = (
+            f"{self.shown(state.incident, one_line=True)} · profile {self.ws.config.profile}"
+        )
         timeline = self.query_one("#timeline", RichLog)
         for line in self._history():
             timeline.write(line)
@@ -143,9 +152,16 @@ class ConsoleApp(App[str]):
         if event.type not in QUIET_TYPES:
             self.query_one("#timeline", RichLog).write(self._line(event))
         if isinstance(event.data, DrillInject) and event.data.description:
-            self.notify(event.data.description, title="Drill", timeout=12)
+            description = self.shown(event.data.description)
+            self.notify(description, title="Drill", timeout=12, markup=False)
         if event.type == "journal.fault":
-            self.notify(describe(event), title="JOURNAL", severity="error", timeout=30)
+            self.notify(
+                self.shown(describe(event)),
+                title="JOURNAL",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
         if event.type.startswith(("block.", "node.", "step.", "action.", "output.")):
             self._refresh_runbook()
         self._status()
@@ -162,7 +178,7 @@ class ConsoleApp(App[str]):
             if event.type in ("journal.fault", "source.down")
             else ("yellow" if event.type.startswith(("alert.", "drill.")) else "")
         )
-        text.append(describe(event), style=style)
+        text.append(self.shown(describe(event), one_line=True), style=style)
         return text
 
     def _status(self) -> None:
@@ -170,7 +186,8 @@ class ConsoleApp(App[str]):
         text = Text()
         text.append(f" log head {state.head[:12]} ", style="reverse")
         path = self.ws.incident.path
-        text.append(f" {path.name if path else 'in memory'} · {state.events} events")
+        where = self.shown(path.name, one_line=True) if path else "in memory"
+        text.append(f" {where} · {state.events} events")
         if self.ws.incident.faults:
             text.append("  JOURNAL FAULT: writes are being retried ", style="bold white on red")
         if self.ws.drill is not None:
@@ -186,7 +203,8 @@ class ConsoleApp(App[str]):
     async def open_runbook(self, runbook: Runbook) -> None:
         """Make ``runbook`` the one being worked."""
         await self.ws.open_runbook(runbook, confirm=self._confirm, prompt=self._prompt)
-        self.sub_title = f"{self.ws.incident.state.incident} · {runbook.title}"
+        incident = self.ws.incident.state.incident
+        self.sub_title = self.shown(f"{incident} · {runbook.title}", one_line=True)
         self._refresh_runbook(rebuild_steps=True)
         if runbook.steps:
             self._show_step(runbook.steps[0])
@@ -209,7 +227,7 @@ class ConsoleApp(App[str]):
             line for line in step.markdown.split("\n") if not line.lstrip().startswith("#|")
         )
         intro = f"## {step.number}. {step.title}\n\n{prose}"
-        self.query_one("#step-text", Markdown).update(intro)
+        self.query_one("#step-text", Markdown).update(visible(intro))
         self.query_one(BlocksList).show(step.blocks, self.ws.incident.state)
         self.block = step.blocks[0] if step.blocks else None
         self._show_block()
@@ -219,7 +237,7 @@ class ConsoleApp(App[str]):
         self.query_one(ResultsTable).show(run)
         log = self.query_one("#output", RichLog)
         log.clear()
-        log.write(output_text(run))
+        log.write(output_text(run, self.redactor))
 
     def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
         runbook = self.ws.runbook
@@ -274,13 +292,21 @@ class ConsoleApp(App[str]):
             if block.is_action:
                 await self._snapshot("action")
             self.notify(
-                f"{block.id}: {run.verdict}", severity="information" if run.passed else "warning"
+                self.shown(f"{block.id}: {run.verdict}"),
+                severity="information" if run.passed else "warning",
+                markup=False,
             )
         except asyncio.CancelledError:
-            self.notify(f"{block.id}: cancelled", severity="warning")
+            self.notify(self.shown(f"{block.id}: cancelled"), severity="warning", markup=False)
             raise
         except Exception as exc:  # a runbook or target problem: show it, keep the console up
-            self.notify(f"{block.id}: {exc}", title="could not run", severity="error", timeout=20)
+            self.notify(
+                self.shown(f"{block.id}: {exc}"),
+                title="could not run",
+                severity="error",
+                timeout=20,
+                markup=False,
+            )
         finally:
             self._block_task = None
 
@@ -314,7 +340,9 @@ class ConsoleApp(App[str]):
         try:
             await self.ws.incident.sink.emit(MilestoneSet(name=name))
         except Exception as exc:  # an ordering the journal refuses
-            self.notify(str(exc), title="milestone refused", severity="error")
+            self.notify(
+                self.shown(str(exc)), title="milestone refused", severity="error", markup=False
+            )
             return
         self.notify(f"marked {name}")
 
@@ -324,7 +352,7 @@ class ConsoleApp(App[str]):
     @work
     async def action_open_runbook(self) -> None:
         choices = self._ranked_runbooks()
-        runbook = await self.push_screen_wait(RunbookPicker(choices))
+        runbook = await self.push_screen_wait(RunbookPicker(choices, self.redactor))
         if runbook is not None:
             self.open_runbook(runbook)
 
@@ -385,10 +413,10 @@ class ConsoleApp(App[str]):
     # -- callbacks the session calls (from the block worker) ---------------------------------
 
     async def _confirm(self, request: ConfirmRequest) -> ConfirmAnswer:
-        return await self.push_screen_wait(ConfirmScreen(request))
+        return await self.push_screen_wait(ConfirmScreen(request, self.redactor))
 
     async def _prompt(self, name: str, spec: VarSpec, problem: str | None) -> str | None:
-        return await self.push_screen_wait(PromptScreen(name, spec, problem))
+        return await self.push_screen_wait(PromptScreen(name, spec, problem, self.redactor))
 
 
 def run_app(workspace: Workspace) -> str | None:

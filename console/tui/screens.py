@@ -1,7 +1,12 @@
-"""Modal screens: confirm an action, give a variable, write a note, pick a runbook, help."""
+"""Modal screens: confirm an action, give a variable, write a note, pick a runbook, help.
+
+What a screen shows from a runbook, a node or an alert is built as Rich ``Text`` from
+``shown`` (redacted, controls as pictures), never read as markup.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -9,7 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ListItem, ListView, Static
 
 from console.execute.session import ConfirmAnswer, ConfirmRequest
+from console.journal.redact import Redactor
 from console.runbook.model import Runbook, VarSpec
+from console.tui.widgets import shown
 
 
 class ConfirmScreen(ModalScreen[ConfirmAnswer]):
@@ -17,20 +24,27 @@ class ConfirmScreen(ModalScreen[ConfirmAnswer]):
 
     BINDINGS = [Binding("escape", "decline", "Decline", id="confirm-decline")]
 
-    def __init__(self, request: ConfirmRequest) -> None:
+    def __init__(self, request: ConfirmRequest, redactor: Redactor | None = None) -> None:
         super().__init__()
         self.request = request
+        self.redactor = redactor or Redactor()
 
     def compose(self) -> ComposeResult:
         req = self.request
         stage = {"canary": " (canary)", "rest": " (the rest, after the canary)"}.get(req.stage, "")
+        block_id = shown(self.redactor, req.block.id, one_line=True)
+        nodes = shown(self.redactor, ", ".join(req.nodes), one_line=True)
         with Vertical(id="dialog", classes="danger"):
-            yield Label(f"Run action [b]{req.block.id}[/b]{stage}?", id="dialog-title")
-            yield Static(f"on {len(req.nodes)} node(s): {', '.join(req.nodes)}")
-            yield Static(req.command, id="command", markup=False)
+            yield Label(
+                Text.assemble("Run action ", (block_id, "bold"), f"{stage}?"), id="dialog-title"
+            )
+            yield Static(Text(f"on {len(req.nodes)} node(s): {nodes}"))
+            yield Static(Text(shown(self.redactor, req.command)), id="command")
             if req.typed:
-                yield Label(f"Type [b]{req.block.id}[/b] to confirm, Escape to decline:")
-                yield Input(placeholder=req.block.id, id="typed")
+                yield Label(
+                    Text.assemble("Type ", (block_id, "bold"), " to confirm, Escape to decline:")
+                )
+                yield Input(placeholder=block_id, id="typed")
             else:
                 with Horizontal(id="buttons"):
                     yield Button("Run it (y)", variant="error", id="yes")
@@ -47,7 +61,8 @@ class ConfirmScreen(ModalScreen[ConfirmAnswer]):
             self.dismiss(ConfirmAnswer(True, how="typed"))
         else:
             event.input.value = ""
-            self.notify(f"that is not {self.request.block.id!r}", severity="warning")
+            block_id = shown(self.redactor, self.request.block.id, one_line=True)
+            self.notify(f"that is not {block_id!r}", severity="warning", markup=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "yes":
@@ -72,24 +87,28 @@ class PromptScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt-cancel")]
 
-    def __init__(self, name: str, spec: VarSpec, problem: str | None) -> None:
+    def __init__(
+        self, name: str, spec: VarSpec, problem: str | None, redactor: Redactor | None = None
+    ) -> None:
         super().__init__()
         self.var_name = name
         self.spec = spec
         self.problem = problem
+        self.redactor = redactor or Redactor()
 
     def compose(self) -> ComposeResult:
+        question = self.spec.prompt or f"Value for {{{{{self.var_name}}}}}"
         with Vertical(id="dialog"):
-            yield Label(self.spec.prompt or f"Value for {{{{{self.var_name}}}}}", id="dialog-title")
+            yield Label(Text(shown(self.redactor, question)), id="dialog-title")
             hints = []
             if self.spec.pattern:
                 hints.append(f"must match {self.spec.pattern}")
             if self.spec.choices:
                 hints.append(f"one of {', '.join(self.spec.choices)}")
             if hints:
-                yield Static("; ".join(hints), markup=False)
+                yield Static(Text(shown(self.redactor, "; ".join(hints))))
             if self.problem:
-                yield Static(self.problem, classes="error", markup=False)
+                yield Static(Text(shown(self.redactor, self.problem)), classes="error")
             yield Input(value=self.spec.default or "", id="value")
 
     def on_mount(self) -> None:
@@ -132,9 +151,17 @@ class RunbookPicker(ModalScreen[Runbook | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="picker-cancel")]
 
-    def __init__(self, choices: list[tuple[Runbook, str]]) -> None:
+    def __init__(
+        self, choices: list[tuple[Runbook, str]], redactor: Redactor | None = None
+    ) -> None:
         super().__init__()
         self.choices = choices
+        self.redactor = redactor or Redactor()
+
+    def _label(self, runbook: Runbook, why: str) -> Label:
+        title = shown(self.redactor, runbook.title, one_line=True)
+        detail = shown(self.redactor, f"{runbook.id} · {why}", one_line=True)
+        return Label(Text.assemble(f"{title}  ", (detail, "dim")))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="wide"):
@@ -142,7 +169,7 @@ class RunbookPicker(ModalScreen[Runbook | None]):
             if not self.choices:
                 yield Static("No runbooks found: check runbooks: in console.yaml (lint shows why).")
             items = [
-                ListItem(Label(f"{rb.title}  [dim]{rb.id} · {why}[/dim]"), name=str(index))
+                ListItem(self._label(rb, why), name=str(index))
                 for index, (rb, why) in enumerate(self.choices)
             ]
             yield ListView(*items, id="runbooks")

@@ -1,4 +1,9 @@
-"""Widgets that render state: they are given what to show and never fetch it themselves."""
+"""Widgets that render state: they are given what to show and never fetch it themselves.
+
+Text from outside (node output, alert labels, log fields, runbook titles) goes through
+``shown``: the session's redactor, then control characters as pictures, into a Rich ``Text``
+that is never read as markup, so a ``[link=...]`` or an escape sequence shows literally.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ from textual.widgets import DataTable, Label, ListItem, ListView, Static
 
 from console.journal.events import PanelValue
 from console.journal.fold import BlockRun, IncidentState
+from console.journal.redact import Redactor
 from console.runbook.model import Block, Step
+from console.sanitize import visible
 from console.telemetry import format as fmt
-from console.telemetry.render import sparkline
+from console.telemetry.render import labels_line, sparkline
 from console.telemetry.state import TelemetryState
 
 STATE_STYLE = {
@@ -24,25 +31,34 @@ VERDICT_STYLE = {
 STEP_MARK = {"done": "✔", "entered": "▸", "skipped": "↷", "todo": " "}
 
 
-def panel_text(panel: PanelValue) -> Text:
+def shown(redactor: Redactor, text: str | None, *, one_line: bool = False) -> str:
+    """Outside text ready for the screen: secrets redacted, control characters as pictures."""
+    return visible(redactor.text(text or ""), one_line=one_line)
+
+
+def panel_text(panel: PanelValue, redactor: Redactor) -> Text:
     """One panel as two or three coloured lines."""
     text = Text()
     state = "stale" if panel.stale else panel.state
-    text.append(f"{panel.title}\n", style="bold")
+    text.append(f"{shown(redactor, panel.title, one_line=True)}\n", style="bold")
     label = f"STALE {fmt.eta(panel.age_s)}" if panel.stale else state
     text.append(f" {label:<10}", style=STATE_STYLE.get(state, ""))
-    detail = f"last: {panel.detail}" if panel.stale and panel.detail else panel.detail
-    text.append(f" {detail}")
+    detail = shown(redactor, panel.detail, one_line=True)
+    text.append(f" last: {detail}" if panel.stale and detail else f" {detail}")
     spark = sparkline(panel.history)
     if spark and panel.kind in ("backlog", "lag", "stat"):
         text.append(f"\n {spark}", style="cyan")
     if panel.error:
-        text.append(f"\n ! {panel.error}", style="red")
+        text.append(f"\n ! {shown(redactor, panel.error, one_line=True)}", style="red")
     return text
 
 
 class PanelsView(Static):
     """The telemetry panels and firing alerts; says loudly when a source is down."""
+
+    def __init__(self, redactor: Redactor | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.redactor = redactor or Redactor()
 
     def show(self, state: TelemetryState | None) -> None:
         """Render a telemetry state (``None``: not polled yet)."""
@@ -50,27 +66,24 @@ class PanelsView(Static):
             self.update(Text("waiting for the first poll…", style="dim"))
             return
         out = Text()
+        redactor = self.redactor
         for source in state.sources:
             if source.up is False:
-                out.append(f"{source.name} DOWN: {source.error}\n", style="bold red")
+                error = shown(redactor, source.error, one_line=True)
+                out.append(f"{source.name} DOWN: {error}\n", style="bold red")
         for panel in state.panels:
             if panel.kind == "alerts":
                 continue
-            out.append_text(panel_text(panel))
+            out.append_text(panel_text(panel, redactor))
             out.append("\n")
         firing = state.firing
         out.append(f"Firing alerts ({len(firing)})\n", style="bold")
         if state.alerts_error:
-            out.append(f" ! {state.alerts_error}\n", style="red")
+            out.append(f" ! {shown(redactor, state.alerts_error, one_line=True)}\n", style="red")
         for alert in firing:
             style = "bold red" if alert.severity == "critical" else "yellow"
-            labels = " ".join(
-                f"{k}={v}"
-                for k, v in sorted(alert.labels.items())
-                if k not in ("alertname", "severity")
-            )
-            out.append(f" {alert.alertname}", style=style)
-            out.append(f" {labels}\n", style="dim")
+            out.append(f" {shown(redactor, alert.alertname, one_line=True)}", style=style)
+            out.append(f" {shown(redactor, labels_line(alert))}\n", style="dim")
         if not firing and not state.alerts_error:
             out.append(" none\n", style="dim")
         self.update(out)
@@ -79,6 +92,10 @@ class PanelsView(Static):
 class StepsList(ListView):
     """The runbook's steps with their status marks."""
 
+    def __init__(self, redactor: Redactor | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.redactor = redactor or Redactor()
+
     def show(self, steps: list[Step], state: IncidentState) -> None:
         """Rebuild the list (keeps the highlighted index)."""
         index = self.index
@@ -86,7 +103,8 @@ class StepsList(ListView):
         for step in steps:
             status = state.step_status(step.slug) if step.slug in state.steps else "todo"
             mark = STEP_MARK.get(status, " ")
-            self.append(ListItem(Label(f"{mark} {step.number}. {step.title}"), name=step.slug))
+            title = shown(self.redactor, step.title, one_line=True)
+            self.append(ListItem(Label(Text(f"{mark} {step.number}. {title}")), name=step.slug))
         if steps:
             self.index = min(index or 0, len(steps) - 1)
 
@@ -114,6 +132,10 @@ def block_status(state: IncidentState, block_id: str) -> tuple[str, str]:
 class BlocksList(ListView):
     """The current step's executable blocks and their last verdicts."""
 
+    def __init__(self, redactor: Redactor | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.redactor = redactor or Redactor()
+
     def show(self, blocks: list[Block], state: IncidentState) -> None:
         """Rebuild the list (keeps the highlighted index)."""
         index = self.index
@@ -125,12 +147,13 @@ class BlocksList(ListView):
                 "⚠ action " if block.is_action else "  check  ",
                 style="bold red" if block.is_action else "cyan",
             )
-            label.append(f"{block.id:<22} ")
+            label.append(f"{shown(self.redactor, block.id, one_line=True):<22} ")
             label.append(status, style=VERDICT_STYLE.get(status, "dim"))
             if status in ("refused", "declined"):
-                label.append(f" {reason}", style="yellow")
-            first = block.body.strip().splitlines()[0] if block.body.strip() else block.options.use
-            label.append(f"\n    {first}", style="dim")
+                label.append(f" {shown(self.redactor, reason, one_line=True)}", style="yellow")
+            body = block.body.strip()
+            first = body.split("\n")[0] if body else block.options.use
+            label.append(f"\n    {shown(self.redactor, first, one_line=True)}", style="dim")
             self.append(ListItem(Label(label), name=block.id))
         if blocks:
             self.index = min(index or 0, len(blocks) - 1)
@@ -138,6 +161,10 @@ class BlocksList(ListView):
 
 class ResultsTable(DataTable[Text]):
     """Per-node verdicts of one block run."""
+
+    def __init__(self, redactor: Redactor | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.redactor = redactor or Redactor()
 
     def on_mount(self) -> None:
         self.add_columns("node", "verdict", "exit", "time", "why")
@@ -152,31 +179,31 @@ class ResultsTable(DataTable[Text]):
             result = node.result.data if node.result else None
             verdict = result.verdict if result else "running"
             self.add_row(
-                Text(name),
+                Text(shown(self.redactor, name, one_line=True)),
                 Text(verdict, style=VERDICT_STYLE.get(verdict, "")),
                 Text("" if result is None or result.exit is None else str(result.exit)),
                 Text("" if result is None else f"{result.duration_s:.2f}s"),
-                Text("" if result is None else result.reason),
+                Text("" if result is None else shown(self.redactor, result.reason, one_line=True)),
                 key=name,
             )
 
 
-def output_text(run: BlockRun | None, limit: int = 4000) -> Text:
+def output_text(run: BlockRun | None, redactor: Redactor, limit: int = 4000) -> Text:
     """Each node's output, grouped by node and never interleaved, most of it per node."""
     out = Text()
     if run is None:
         out.append("not run yet", style="dim")
         return out
     data = run.started.data
-    out.append(f"$ {data.command}\n", style="bold")
+    out.append(f"$ {shown(redactor, data.command)}\n", style="bold")
     if run.finished is not None:
         verdict = run.finished.data.verdict
         out.append(f"block verdict: {verdict}", style=VERDICT_STYLE.get(verdict, ""))
         if run.finished.data.reason:
-            out.append(f" ({run.finished.data.reason})")
+            out.append(f" ({shown(redactor, run.finished.data.reason, one_line=True)})")
         out.append("\n")
     for name, node in sorted(run.nodes.items()):
-        out.append(f"── {name} ", style="bold cyan")
+        out.append(f"── {shown(redactor, name, one_line=True)} ", style="bold cyan")
         result = node.result.data if node.result else None
         if result:
             out.append(result.verdict, style=VERDICT_STYLE.get(result.verdict, ""))
@@ -186,6 +213,7 @@ def output_text(run: BlockRun | None, limit: int = 4000) -> Text:
             if len(text) > limit:
                 text = text[:limit] + f"\n… {len(text) - limit} more characters in the log"
             if text:
+                text = shown(redactor, text)
                 out.append(
                     text if text.endswith("\n") else text + "\n",
                     style="red" if stream == "stderr" else "",
