@@ -391,12 +391,14 @@ def _ask_terminal(request: ConfirmRequest) -> ConfirmAnswer:
 async def _prompt(name: str, spec: VarSpec, problem: str | None) -> str | None:
     if problem:
         echo(f"  {problem}", err=True)
-    question = visible(printer_redactor().text(spec.prompt or f"value for {{{{{name}}}}}"))
+    question = spec.prompt or f"value for {{{{{name}}}}}"
+    if spec.default:  # shown here, made safe, rather than raw by click
+        question += f" [{spec.default}]"
     answer: str = await asyncio.to_thread(
         click.prompt,
-        question,
+        visible(printer_redactor().text(question)),
         default=spec.default or "",
-        show_default=bool(spec.default),
+        show_default=False,
         err=True,
     )
     return answer or None
