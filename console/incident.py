@@ -29,6 +29,7 @@ from console.journal.log import JournalLog
 from console.journal.reader import read_log
 from console.journal.sink import EventSink, MemorySink
 from console.runbook.model import Runbook
+from console.secret_values import secret_literals
 
 Listener = Callable[[Event], None]
 
@@ -121,6 +122,7 @@ class Incident:
                 fsync=config.journal.fsync,
                 redact=config.redact,
                 redact_defaults=config.redact_defaults,
+                redact_literals=secret_literals(config),
                 on_fault=faults.append,
             )
             inner = log
@@ -152,6 +154,7 @@ class Incident:
             actor=config.actor,
             redact=config.redact,
             redact_defaults=config.redact_defaults,
+            redact_literals=secret_literals(config),
             on_fault=faults.append,
         )
         events = read_log(path).events

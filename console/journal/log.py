@@ -27,10 +27,11 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from console import __version__
@@ -207,6 +208,7 @@ class JournalLog:
         group_commit_ms: int = 200,
         redact: Sequence[str] = (),
         redact_defaults: bool = True,
+        redact_literals: Mapping[str, str] = MappingProxyType({}),
         on_fault: Callable[[JournalFault], None] | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
@@ -216,9 +218,10 @@ class JournalLog:
 
         ``dir_or_path`` is a folder (the file is named ``INC-<UTC time>-<slug>.jsonl``) or a
         ``.jsonl`` path. ``incident_id`` defaults to one made from ``title`` and the time.
-        ``redact`` are extra regexes on top of the built-in rules. Raises ``JournalError``.
+        ``redact`` are extra regexes on top of the built-in rules; ``redact_literals`` the
+        console's own secret values (``console.secret_values``). Raises ``JournalError``.
         """
-        redactor = Redactor(redact, defaults=redact_defaults)
+        redactor = Redactor(redact, defaults=redact_defaults, literals=redact_literals)
         title = redactor.text(title)
         incident = incident_id or make_incident_id(title, clock())
         target = Path(dir_or_path)
@@ -293,6 +296,7 @@ class JournalLog:
         group_commit_ms: int | None = None,
         redact: Sequence[str] = (),
         redact_defaults: bool = True,
+        redact_literals: Mapping[str, str] = MappingProxyType({}),
         on_fault: Callable[[JournalFault], None] | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
@@ -335,7 +339,7 @@ class JournalLog:
             opened = verifier.opened or {}
             policy: FsyncPolicy = fsync or opened.get("fsync", "always")
             commit_ms = group_commit_ms or int(opened.get("group_commit_ms", 200))
-            redactor = Redactor(redact, defaults=redact_defaults)
+            redactor = Redactor(redact, defaults=redact_defaults, literals=redact_literals)
             log = cls(
                 target,
                 fd,
