@@ -2,7 +2,9 @@
 
 The command runs in a new session, so it leads its own process group; a kill signals the whole
 group (SIGTERM, then SIGKILL after a grace period), which reaches the children a shell started
-too, not only the shell.
+too, not only the shell. It inherits the console's environment minus the variables that hold
+the console's own secrets (``hidden_env``, from ``console.secret_values``), so a check running
+``env`` cannot copy the journal's HMAC key or a source token into its output.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from console.execute.target import Chunk, ChunkQueue, ExitStatus, KillReport, Stream, TargetError
+from console.secret_values import LOG_KEY_ENV
 
 LOCAL_NODE = "local"
 KILL_GRACE_S = 2.0
@@ -117,10 +120,13 @@ def _group_alive(pgid: int) -> bool:
 
 
 class LocalTarget:
-    """Runs commands on this machine."""
+    """Runs commands on this machine, without the environment variables in ``hidden_env``."""
 
-    def __init__(self, node: str = LOCAL_NODE) -> None:
+    def __init__(
+        self, node: str = LOCAL_NODE, *, hidden_env: Collection[str] = (LOG_KEY_ENV,)
+    ) -> None:
         self._node = node
+        self._hidden_env = frozenset(hidden_env)
 
     @property
     def node(self) -> str:
@@ -129,6 +135,7 @@ class LocalTarget:
 
     async def start(self, command: str, *, shell: str) -> LocalProcess:
         """Start ``command`` under ``shell`` with stdin closed, in a new process group."""
+        env = {k: v for k, v in os.environ.items() if k not in self._hidden_env}
         try:
             proc = await asyncio.create_subprocess_exec(
                 shell,
@@ -138,6 +145,7 @@ class LocalTarget:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
+                env=env,
             )
         except OSError as exc:
             raise TargetError("config", f"cannot start {shell}: {exc.strerror or exc}") from None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from console.config import Config, Node
 from console.execute.local import LOCAL_NODE, LocalTarget
 from console.execute.target import Target
+from console.secret_values import secret_env_names
 
 if TYPE_CHECKING:
     from console.execute.ssh import SSHPool
@@ -37,7 +38,7 @@ class LiveTargets:
     def __init__(self, config: Config, *, risk_accepted: bool = False) -> None:
         self._config = config
         self._risk_accepted = risk_accepted
-        self._local = LocalTarget()
+        self._local = LocalTarget(hidden_env=secret_env_names(config))
         self._pool: SSHPool | None = None
 
     @property

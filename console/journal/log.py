@@ -27,10 +27,11 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from console import __version__
@@ -208,6 +209,7 @@ class JournalLog:
         redact: Sequence[str] = (),
         redact_defaults: bool = True,
         redactor: Redactor | None = None,
+        redact_literals: Mapping[str, str] = MappingProxyType({}),
         on_fault: Callable[[JournalFault], None] | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
@@ -218,9 +220,11 @@ class JournalLog:
         ``dir_or_path`` is a folder (the file is named ``INC-<UTC time>-<slug>.jsonl``) or a
         ``.jsonl`` path. ``incident_id`` defaults to one made from ``title`` and the time.
         ``redact`` are extra regexes on top of the built-in rules; a ``redactor`` given (the
-        session's, see ``session_redactor``) is used instead. Raises ``JournalError``.
+        session's, see ``session_redactor``) is used instead; ``redact_literals`` are the console's
+        own secret values (``console.secret_values``). Raises ``JournalError``.
         """
-        redactor = redactor or Redactor(redact, defaults=redact_defaults)
+
+        redactor = redactor or Redactor(redact, defaults=redact_defaults, literals=redact_literals)
         title = redactor.text(title)
         incident = incident_id or make_incident_id(title, clock())
         target = Path(dir_or_path)
@@ -296,6 +300,7 @@ class JournalLog:
         redact: Sequence[str] = (),
         redact_defaults: bool = True,
         redactor: Redactor | None = None,
+        redact_literals: Mapping[str, str] = MappingProxyType({}),
         on_fault: Callable[[JournalFault], None] | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
@@ -338,7 +343,9 @@ class JournalLog:
             opened = verifier.opened or {}
             policy: FsyncPolicy = fsync or opened.get("fsync", "always")
             commit_ms = group_commit_ms or int(opened.get("group_commit_ms", 200))
-            redactor = redactor or Redactor(redact, defaults=redact_defaults)
+            redactor = redactor or Redactor(
+                redact, defaults=redact_defaults, literals=redact_literals
+            )
             log = cls(
                 target,
                 fd,

@@ -5,6 +5,10 @@ Built-in rules cover private keys, AWS keys, bearer and basic credentials, passw
 well-known token formats; the config's ``redact`` regexes come on top. A rule with a group named
 ``secret`` replaces only that group (``password=[REDACTED]``), any other rule its whole match.
 
+The console's own secret values (the log key, source tokens: ``console.secret_values``) are
+exact-match rules named ``literal:<where>``, so the log records which secret was hidden, never
+its value. Quoted values are hidden whole; a ``file:line:`` location is not a ``key: value``.
+
 Every string in a payload is redacted, except ``block.output`` text keeps per-stream state: a
 private key that starts in one chunk is redacted in the following chunks until its END line.
 """
@@ -14,9 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from console.journal.events import BlockFinished, BlockOutput, NodeResult, Payload
+from console.secret_values import secret_literals
 
 if TYPE_CHECKING:
     from console.config import Config
@@ -56,8 +62,17 @@ _KEY_WORDS = (
 )
 _KEY_TRIGGERS = (
     *("pass", "secret", "token", "api", "access", "private", "credential", "mysql_pwd"),
-    *("session", "cookie"),
+    *("session", "cookie", "_pwd", "_auth"),
 )
+# A value: quoted (either quote, backslash escapes kept inside) up to its closing quote or the
+# end of the line, so ``"hun ter2"`` is hidden whole; else up to a space, quote or separator.
+_VALUE = (
+    r"(?P<q>[\"'])?(?P<secret>(?!\[REDACTED\])"
+    r"(?(q)(?!(?P=q))(?:\\.|[^\n\\])+?(?=(?P=q)|\n|\Z)|[^\s\"',;&]+))"
+)
+# Shell-style variables that hold passwords (``DB_PASS=``, ``PGPASS=``, ``REDISCLI_AUTH=``);
+# upper case only, so ``tests_pass=3`` and ``passed=3`` stay.
+_ENV_NAMES = r"[A-Z][A-Z0-9_]*_(?:PASS|PASSWD|PASSWORD|PWD|AUTH)|PGPASS(?:WORD)?|MYSQL_PWD"
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 
@@ -87,7 +102,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         "authorization",
     ),
     _rule("bearer-token", r"(?i)\bbearer[ \t]+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)", "bearer"),
-    _rule("url-credentials", r"://[^\s:/@]+:(?P<secret>[^\s/@]+)@", "://"),
+    # The userinfo ends at the LAST "@" before the host, so a password holding "@" goes whole.
+    _rule("url-credentials", r"://[^\s:/@]+:(?P<secret>[^\s/]+)@", "://"),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", "eyj"),
     _rule(
         "github-token",
@@ -100,7 +116,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule(
         "secret-flag",
         r"(?i)(?<![\w-])--?(?:password|passwd|pass|token|secret|api-key|apikey)(?:=|[ \t]+)"
-        r"[\"']?(?P<secret>[^\s\"']+)",
+        + _VALUE,
         *("pass", "token", "secret", "api-key", "apikey"),
     ),
     _rule(
@@ -110,25 +126,51 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "secret-assignment",
-        rf"(?i)(?:{_KEY_WORDS})[\w.\-]*[\"']?[ \t]*[:=][ \t]*[\"']?"
-        r"(?P<secret>(?!\[REDACTED\])[^\s\"',;&]+)",
+        rf"(?i)(?:(?:{_KEY_WORDS})[\w.\-]*|(?<![A-Za-z0-9_])(?-i:{_ENV_NAMES}))"
+        r"[\"']?[ \t]*(?:=|:(?!\d+:))[ \t]*" + _VALUE,
         *_KEY_TRIGGERS,
     ),
 )
 
 
-class Redactor:
-    """Applies the built-in rules (unless turned off) and the configured regexes."""
+def literal_rules(literals: Mapping[str, str]) -> tuple[Rule, ...]:
+    """Exact-match rules for known secret values (``{"literal:<where>": value}``), longest first
+    so a value that contains another is hidden whole."""
+    ordered = sorted(literals.items(), key=lambda item: -len(item[1]))
+    return tuple(
+        Rule(name, re.compile(re.escape(value)), frozenset({value.lower()}))
+        for name, value in ordered
+        if value
+    )
 
-    def __init__(self, patterns: Sequence[str] = (), *, defaults: bool = True) -> None:
-        """``patterns`` are the config's ``redact`` regexes; raises ``ValueError`` on a bad one."""
+
+class Redactor:
+    """Applies the console's own secret values, the built-in rules (unless turned off) and the
+    configured regexes."""
+
+    def __init__(
+        self,
+        patterns: Sequence[str] = (),
+        *,
+        defaults: bool = True,
+        literals: Mapping[str, str] = MappingProxyType({}),
+    ) -> None:
+        """``patterns`` are the config's ``redact`` regexes; raises ``ValueError`` on a bad one.
+
+        ``literals`` are exact secret values by rule name (``console.secret_values``); they run
+        first, so no other rule can cut one in half and leave the rest showing.
+        """
         configured = []
         for pattern in patterns:
             try:
                 configured.append(Rule(f"config:{pattern}", re.compile(pattern)))
             except re.error as exc:
                 raise ValueError(f"bad redaction regex {pattern!r}: {exc}") from None
-        self.rules: tuple[Rule, ...] = (*(DEFAULT_RULES if defaults else ()), *configured)
+        self.rules: tuple[Rule, ...] = (
+            *literal_rules(literals),
+            *(DEFAULT_RULES if defaults else ()),
+            *configured,
+        )
         self._triggers = tuple(sorted({t for rule in self.rules for t in rule.triggers}))
         self._open_keys: set[tuple[str, str, str]] = set()
 
@@ -193,11 +235,13 @@ def session_redactor(config: Config | None, environ: Mapping[str, str] | None = 
     """The one redactor a session uses for its journal and everything it shows.
 
     Built from the config's ``redact`` regexes and ``redact_defaults`` (the built-in rules alone
-    without a config). ``environ`` is for rules on the console's own secret values.
+    without a config), plus the console's own secret values (from ``environ``, default the
+    process's environment, and the config's secret files) as literal rules.
     """
     if config is None:
         return Redactor()
-    return Redactor(config.redact, defaults=config.redact_defaults)
+    literals = secret_literals(config, environ)
+    return Redactor(config.redact, defaults=config.redact_defaults, literals=literals)
 
 
 def redact_json(value: Any, redactor: Redactor) -> Any:

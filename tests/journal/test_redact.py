@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -138,3 +139,83 @@ def test_assigned_secrets_of_any_shape_are_redacted(
 ) -> None:
     out = Redactor().text(f"{before} {form.format(secret)} {after}")
     assert out == f"{before} {form.format(REDACTED)} {after}"
+
+
+# -- issue 8: quoted values, env assignments, URL passwords, locations --------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('password: "hun ter2" next', f'password: "{REDACTED}" next'),
+        ("password: 'hun ter2' next", f"password: '{REDACTED}' next"),
+        ('{"password": "a b", "user": "bob"}', f'{{"password": "{REDACTED}", "user": "bob"}}'),
+        ('{"password": "a\\"b c"}', f'{{"password": "{REDACTED}"}}'),
+        ('--password "hun ter2" --user bob', f'--password "{REDACTED}" --user bob'),
+        ('password: "never closed', f'password: "{REDACTED}'),
+    ],
+)
+def test_quoted_values_are_redacted_whole(text: str, expected: str) -> None:
+    assert Redactor().text(text) == expected
+
+
+@pytest.mark.parametrize("name", ["DB_PASS", "PGPASS", "REDISCLI_AUTH", "ADMIN_PWD"])
+@pytest.mark.parametrize("form", ["{}=s3kr1tval", "export {}=s3kr1tval", "{}: s3kr1tval"])
+def test_password_env_assignments_are_redacted(name: str, form: str) -> None:
+    out = Redactor().text(form.format(name))
+    assert "s3kr1t" not in out and REDACTED in out and name in out
+
+
+@pytest.mark.parametrize("name", ["DB_PASS", "APP_PASSWD", "DB_PASSWORD", "MYSQL_PWD"])
+def test_quoted_env_passwords_are_redacted_whole(name: str) -> None:
+    assert Redactor().text(f'export {name}="val s3kr1t"') == f'export {name}="{REDACTED}"'
+
+
+def test_a_short_env_password_is_redacted_too() -> None:
+    assert Redactor().text("DB_PASS=x; run") == f"DB_PASS={REDACTED}; run"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://user:p@ss@host/x", f"https://user:{REDACTED}@host/x"),
+        ("redis://app:a@b@c@cache:6379", f"redis://app:{REDACTED}@cache:6379"),
+    ],
+)
+def test_url_password_with_at_sign_is_redacted_whole(url: str, expected: str) -> None:
+    assert Redactor().text(f"connect {url} now") == f"connect {expected} now"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "secrets.yaml:4: message",
+        "tokens.py:12:5: E501 line too long",
+        "passwords.txt:10: no match",
+        "passed=3 failed=0",
+        "tests_pass=3",
+        "the password policy requires 12 characters",
+        "rotate the token before Friday",
+        'password=""',
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert Redactor().text(text) == text
+
+
+def test_literal_rules_hide_exact_values_by_name() -> None:
+    redactor = Redactor(literals={"literal:INCIDENT_LOG_KEY": "k3y-v@lue.(x)+"})
+    assert redactor.names[0] == "literal:INCIDENT_LOG_KEY"
+    assert "k3y-v@lue" not in str(redactor.names)
+    assert redactor.text("key is k3y-v@lue.(x)+ here") == f"key is {REDACTED} here"
+    assert redactor.text("k3y-v@lue.(x)") == "k3y-v@lue.(x)"  # exact match only
+
+
+def test_literals_run_before_rules_that_would_split_them() -> None:
+    redactor = Redactor(literals={"literal:DB_TOKEN": "abc def ghi"})
+    assert redactor.text("password=abc def ghi") == f"password={REDACTED}"
+
+
+def test_literals_stay_when_defaults_are_off() -> None:
+    redactor = Redactor(defaults=False, literals={"literal:TOKEN_ENV": "tok-123456"})
+    assert redactor.text("x tok-123456 y") == f"x {REDACTED} y"
