@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
+from console.catalog import runbook_catalog
 from console.cli import cli
 from console.config import Config
 from console.execute.session import ConfirmAnswer, ConfirmRequest, RunbookSession
@@ -85,3 +87,54 @@ def test_run_yes_under_prod_declines_a_typed_action_and_says_why(tmp_path: Path)
     assert "confirmed by typing its id" in result.output
     logs = list((tmp_path / "incidents").rglob("*.jsonl"))
     assert logs and "confirmed by typing its id" in logs[0].read_text()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _runbook_tree(root: Path, layout: str) -> Path:
+    """A copy of the bundled etcd runbook and its checks: ``beside`` puts the runbook in
+    ``runbooks/`` with ``checks/`` next to that folder, ``inside`` puts both in one folder."""
+    book_dir = root / "runbooks" if layout == "beside" else root
+    book_dir.mkdir(parents=True, exist_ok=True)
+    (root / "checks").mkdir(exist_ok=True)
+    for name in ("etcd.yaml", "queue.yaml"):
+        (root / "checks" / name).write_text((REPO / "checks" / name).read_text())
+    book = book_dir / "etcd-member-down.md"
+    book.write_text((REPO / "runbooks" / "etcd-member-down.md").read_text())
+    return book
+
+
+@pytest.mark.parametrize("layout", ["beside", "inside"])
+def test_run_and_lint_find_the_catalog_beside_the_runbook_from_another_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    book = _runbook_tree(tmp_path / "ops", layout)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    nodes = "".join(f"  - {{name: m{i}, host: 127.0.0.1, roles: [etcd]}}\n" for i in (1, 2, 3))
+    (elsewhere / "console.yaml").write_text(
+        f"profile: dev\nprometheus: {{url: 'http://127.0.0.1:9'}}\nnodes:\n{nodes}"
+    )
+    monkeypatch.chdir(elsewhere)
+    planned = _run(tmp_path, str(book), "--dry-run", "--var", "member=m2")
+    assert "no catalog check named" not in planned.output, planned.output
+    assert planned.exit_code == 0, planned.output
+    assert "etcdctl" in planned.output  # the catalog's body was filled in
+    linted = CliRunner().invoke(cli, ["lint", str(book)])
+    assert "Traceback" not in linted.output
+    assert "no catalog check named" not in linted.output, linted.output
+    assert linted.exit_code == 0, linted.output
+
+
+def test_a_check_beside_the_runbook_wins_over_the_configs_catalog(tmp_path: Path) -> None:
+    book = _runbook_tree(tmp_path / "ops", "beside")
+    other = tmp_path / "config-checks"
+    other.mkdir()
+    (other / "etcd.yaml").write_text(
+        "checks:\n  disk-free:\n    lang: sh\n    body: echo from-the-config\n"
+    )
+    catalog, problems = runbook_catalog(book, [other])
+    assert not problems.errors, [str(p) for p in problems]
+    assert "df" in catalog.checks["etcd/disk-free"].body
+    assert "from-the-config" not in catalog.checks["etcd/disk-free"].body
