@@ -39,6 +39,7 @@ import asyncssh.config
 from console.config import Node, SSHSettings
 from console.errors import PolicyError, Problem
 from console.execute.target import (
+    RUN_STDIN,
     Chunk,
     ChunkQueue,
     ConnectionLost,
@@ -50,7 +51,6 @@ from console.execute.target import (
 
 KILL_GRACE_S = 2.0
 MAX_JUMPS = 8
-_RUN_STDIN = shlex.quote('eval "$(cat)"')
 _PGID_TAG = b"\x1eic-pgid:"
 _HEAD_LIMIT = 4096
 
@@ -62,7 +62,8 @@ def wrap_command(shell: str) -> str:
     appears in the node's process list; ``eval`` keeps its exit status, and the script's own
     stdin is at end-of-file, as it was when the script was an argument.
     """
-    return f"printf '\\036ic-pgid:%s\\n' \"$$\" >&2; exec {shlex.quote(shell)} -c {_RUN_STDIN}"
+    report = "printf '\\036ic-pgid:%s\\n' \"$$\" >&2"
+    return f"{report}; exec {shlex.quote(shell)} -c {shlex.quote(RUN_STDIN)}"
 
 
 def kill_script(pgid: int, grace: float = KILL_GRACE_S) -> str:

@@ -5,6 +5,7 @@ The SSH side of the issue is tested against real sshd in ``tests/execute/test_ss
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,19 @@ def test_a_check_beside_the_runbook_wins_over_the_configs_catalog(tmp_path: Path
     assert not problems.errors, [str(p) for p in problems]
     assert "df" in catalog.checks["etcd/disk-free"].body
     assert "from-the-config" not in catalog.checks["etcd/disk-free"].body
+
+
+async def test_a_local_block_is_not_on_the_process_list(tmp_path: Path) -> None:
+    marker = f"ic-secret-{secrets.token_hex(8)}"
+    body = f"token={marker}\ntr '\\0' ' ' < /proc/$$/cmdline; echo\ntest -n \"$token\"; exit 5"
+    runbook = write_runbook(tmp_path, fence("ps", body, on_="local", expect={"exit": 5}))
+    config = Config()
+    session = RunbookSession(runbook, config, MemorySink(), targets=LiveTargets(config))
+    try:
+        run = await session.run_block(block_of(runbook, "ps"))
+    finally:
+        await session.close()
+    node = run.nodes[0]
+    assert run.verdict == "pass", node.reason  # the exit status still comes through
+    assert "sh -c" in node.stdout
+    assert marker not in node.stdout
