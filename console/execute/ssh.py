@@ -274,6 +274,8 @@ class SSHPool:
         if label in path[:-1]:
             hops = " -> ".join(path)
             raise TargetError("config", f"jump hosts loop back on themselves: {hops}")
+        if len(path) - 1 > MAX_JUMPS:
+            raise _too_many_jumps(path)
         total = 0
         for index, (hop, hop_node) in enumerate(self._hops(node)):
             if index == 0:
@@ -284,10 +286,7 @@ class SSHPool:
             else:
                 total += 1
             if total > MAX_JUMPS:
-                hops = " -> ".join((*path, hop))
-                raise TargetError(
-                    "config", f"more than {MAX_JUMPS} jump hosts on the way to {label}: {hops}"
-                )
+                raise _too_many_jumps((*path, hop))
         return total
 
     async def _tunnel(self, node: Node) -> asyncssh.SSHClientConnection | None:
@@ -477,6 +476,13 @@ def _ssh_config_for(config_file: Path, host: str) -> dict[str, Any]:
         for key in ("Hostname", "Port", "User", "IdentityFile", "ProxyJump")
         if loaded.get(key) is not None
     }
+
+
+def _too_many_jumps(path: tuple[str, ...]) -> TargetError:
+    hops = " -> ".join(path)
+    return TargetError(
+        "config", f"more than {MAX_JUMPS} jump hosts on the way to {path[0]}: {hops}"
+    )
 
 
 def _text(value: object) -> str | None:

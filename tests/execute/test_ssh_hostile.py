@@ -126,3 +126,26 @@ async def test_the_nodes_process_list_does_not_show_the_block(
     assert run.verdict == "pass", node.reason  # the exit status still comes through
     assert "sh" in node.stdout  # ps and /proc did answer
     assert marker not in node.stdout
+
+
+async def test_more_than_eight_jump_hosts_is_a_verdict_naming_the_chain(
+    sshd: SshdCluster, tmp_path: Path, sink: MemorySink
+) -> None:
+    hops = "".join(f"Host h{i}\n  HostName 127.0.0.2\n  ProxyJump h{i + 1}\n" for i in range(12))
+    config_file = _ssh_config(tmp_path, hops)
+    runbook = write_runbook(tmp_path, fence("hop", "true", on_="name=h0"))
+    config = cluster_config(
+        sshd,
+        nodes=[Node(name="h0", host="h0", port=sshd.port)],
+        ssh=ssh_settings(sshd, config=config_file),
+    )
+    targets = LiveTargets(config)
+    session = RunbookSession(runbook, config, sink, targets=targets)
+    try:
+        run = await session.run_block(block_of(runbook, "hop"))
+    finally:
+        await session.close()
+    assert run.nodes[0].verdict == "error"
+    chain = " -> ".join(f"h{i}" for i in range(10))
+    assert run.nodes[0].reason == f"config: more than 8 jump hosts on the way to h0: {chain}"
+    assert targets.pool.stats.connects == 0  # refused before connecting anywhere
