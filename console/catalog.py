@@ -20,6 +20,7 @@ the block override the catalog's.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,9 +208,62 @@ def read_catalog_file(file: Path, problems: ProblemList) -> list[CatalogCheck]:
     return out
 
 
-def require_catalog(paths: list[Path]) -> Catalog:
-    """Load the catalog or raise ``SourceError`` naming every problem."""
-    catalog, problems = load_catalog(paths)
+def require_catalog(paths: list[Path], runbook_file: str | Path | None = None) -> Catalog:
+    """Load the catalog (for ``runbook_file``, see ``runbook_catalog``) or raise
+    ``SourceError`` naming every problem."""
+    catalog, problems = runbook_catalog(runbook_file, paths)
     if problems.errors:
         raise SourceError(problems.errors)
     return catalog
+
+
+CatalogCache = dict[Path, tuple[Catalog, ProblemList]]
+"""Catalogs already read, by resolved folder, so each folder's problems are reported once."""
+
+
+def catalog_folders(runbook_file: str | Path | None, config_dirs: Sequence[Path]) -> list[Path]:
+    """Where a runbook's ``use:`` names are looked up, nearest first.
+
+    ``checks/`` in the runbook's own folder, then ``checks/`` beside that folder (a runbook in
+    ``ops/runbooks/`` finds ``ops/checks/``), then the config's catalog folders; each folder
+    once; folders that do not exist are left out. This is what lets a runbook run by path
+    from another folder find its checks.
+    """
+    near: list[Path] = []
+    if runbook_file is not None:
+        folder = Path(runbook_file).parent
+        parent = folder.parent if folder.parent != folder else folder.absolute().parent
+        near = [folder / "checks", parent / "checks"]
+    out: dict[Path, Path] = {}
+    for path in [*near, *config_dirs]:
+        if path.exists():  # a missing folder holds no checks (lint says so for the config's)
+            out.setdefault(path.resolve(), path)
+    return list(out.values())
+
+
+def runbook_catalog(
+    runbook_file: str | Path | None,
+    config_dirs: Sequence[Path],
+    *,
+    base: Catalog | None = None,
+    cache: CatalogCache | None = None,
+) -> tuple[Catalog, ProblemList]:
+    """The catalog for one runbook (``run``, ``lint`` and ``open`` all use this).
+
+    The folders of ``catalog_folders`` are read one by one; a check in a nearer folder hides
+    one of the same name further on, and ``base`` fills in what none of them has. Problems
+    are those of folders read now (not those already in ``cache``).
+    """
+    seen = {} if cache is None else cache
+    problems = ProblemList()
+    checks: dict[str, CatalogCheck] = {}
+    for folder in catalog_folders(runbook_file, config_dirs):
+        key = folder.resolve()
+        if key not in seen:
+            seen[key] = load_catalog([folder])
+            problems.extend(seen[key][1])
+        for name, check in seen[key][0].checks.items():
+            checks.setdefault(name, check)
+    for name, check in (base.checks if base else {}).items():
+        checks.setdefault(name, check)
+    return Catalog(checks=checks), problems

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
-from console.catalog import Catalog, load_catalog
+from console.catalog import Catalog, load_catalog, runbook_catalog
 from console.config import APP_NAME, Config, LoadedConfig
 from console.drill.engine import DrillEngine
 from console.drill.run import DrillRun
@@ -110,7 +110,7 @@ async def live_workspace(
     """A live incident against the configured cluster (new, or resumed from its log)."""
     config = loaded.config
     library = load_library(list(config.runbooks))
-    catalog, problems = load_catalog(list(config.checks))
+    catalog, problems = runbook_catalog(runbook.file if runbook else None, config.checks)
     if resume is not None:
         incident = await Incident.resume(loaded, resume)
     else:

@@ -297,7 +297,7 @@ def _catalog_or_exit(runbook: Runbook, paths: list[Any]) -> Catalog:
     if not any(b.options.use for b in runbook.blocks()):
         return Catalog()
     try:
-        return require_catalog(paths)
+        return require_catalog(paths, runbook.file)
     except SourceError as exc:
         print_problems(exc.problems)
         die("the checks catalog has problems; nothing was run")

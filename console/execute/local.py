@@ -15,7 +15,15 @@ import os
 import signal
 from collections.abc import AsyncIterator, Collection
 
-from console.execute.target import Chunk, ChunkQueue, ExitStatus, KillReport, Stream, TargetError
+from console.execute.target import (
+    RUN_STDIN,
+    Chunk,
+    ChunkQueue,
+    ExitStatus,
+    KillReport,
+    Stream,
+    TargetError,
+)
 from console.secret_values import LOG_KEY_ENV
 
 LOCAL_NODE = "local"
@@ -134,14 +142,15 @@ class LocalTarget:
         return self._node
 
     async def start(self, command: str, *, shell: str) -> LocalProcess:
-        """Start ``command`` under ``shell`` with stdin closed, in a new process group."""
+        """Start ``command`` under ``shell`` in a new process group; the command goes in on
+        stdin (see ``RUN_STDIN``), and the command's own stdin is at end-of-file."""
         env = {k: v for k, v in os.environ.items() if k not in self._hidden_env}
         try:
             proc = await asyncio.create_subprocess_exec(
                 shell,
                 "-c",
-                command,
-                stdin=asyncio.subprocess.DEVNULL,
+                RUN_STDIN,
+                stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
@@ -149,4 +158,9 @@ class LocalTarget:
             )
         except OSError as exc:
             raise TargetError("config", f"cannot start {shell}: {exc.strerror or exc}") from None
+        assert proc.stdin is not None
+        proc.stdin.write(command.encode("utf-8", "surrogateescape"))
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            await proc.stdin.drain()
+        proc.stdin.close()
         return LocalProcess(proc)

@@ -142,6 +142,7 @@ class RunbookSession:
         self.runbook = runbook
         self.config = config
         self.sink = sink
+        self.risk_accepted = risk_accepted
         self.targets = targets or LiveTargets(config, risk_accepted=risk_accepted)
         self.catalog = catalog or Catalog()
         self.confirm = confirm
@@ -428,7 +429,25 @@ class RunbookSession:
     async def _ask(self, request: ConfirmRequest) -> ConfirmAnswer:
         if self.confirm is None:
             return ConfirmAnswer(False, reason="declined: nobody could be asked to confirm")
-        return await self.confirm(request)
+        answer = await self.confirm(request)
+        if answer.confirmed and request.typed and answer.how != "typed" and self._typing_enforced:
+            return ConfirmAnswer(
+                False,
+                reason=(
+                    f"declined: the prod profile needs action {request.block.id} confirmed by "
+                    f"typing its id; a blanket confirmation ({answer.how}, e.g. --yes) does "
+                    "not count without --accept-risk"
+                ),
+            )
+        return answer
+
+    @property
+    def _typing_enforced(self) -> bool:
+        """Under ``prod`` a typed confirmation must be typed, unless the risk was accepted.
+
+        Decided here, not in a front end, so ``run --yes`` and the TUI follow the same rule.
+        """
+        return self.config.profile == "prod" and not self.risk_accepted
 
     async def _refuse(
         self,

@@ -5,20 +5,28 @@
 - Host keys: ``strict`` (only keys in known_hosts), ``accept-new`` (a host with no entry is
   added; a changed key is refused) or ``off``; the config's guardrails allow only ``strict`` in
   prod unless the risk was accepted.
-- ``~/.ssh/config`` (or the configured file), the agent and identity files are honoured, and
-  ``jump`` hops (inventory node names or ``user@host:port``, comma-separated) are pooled too.
+- ``~/.ssh/config`` (or the configured file), the agent and identity files are honoured. Jump
+  hosts (a node's ``jump``, else the ssh config's ``ProxyJump``: inventory node names, ssh config
+  aliases or ``user@host:port``, comma-separated) are followed here, not by asyncssh, so each hop
+  is resolved through the ssh config (HostName, User, Port, IdentityFile, its own ProxyJump),
+  checked under the console's host-key policy and pooled; a loop or more than ``MAX_JUMPS`` hops
+  is a ``config`` error naming the chain.
 - At most ``handshakes`` connections are being set up at once, so a fleet does not trip
   OpenSSH's ``MaxStartups``; channels are queued per connection under ``MaxSessions``.
-- Commands run without a PTY (stdout and stderr stay apart). The wrapper reports the remote
-  process group first (the login shell is its leader under OpenSSH), and a kill opens a second
-  channel that SIGTERMs the group, then SIGKILLs it after a grace period: closing a channel
-  alone would leave the remote process running.
+- Commands run without a PTY (stdout and stderr stay apart). The block itself is sent on stdin
+  to a fixed wrapper, so the node's ``ps`` shows the wrapper, never the block and its values.
+  The wrapper reports the remote process group first (the login shell is its leader under
+  OpenSSH), and a kill opens a second channel that SIGTERMs the group, then SIGKILLs it after
+  a grace period: closing a channel alone would leave the remote process running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
+import ipaddress
+import os
 import shlex
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+import asyncssh.config
 
 from console.config import Node, SSHSettings
 from console.errors import PolicyError, Problem
 from console.execute.target import (
+    RUN_STDIN,
     Chunk,
     ChunkQueue,
     ConnectionLost,
@@ -40,13 +50,20 @@ from console.execute.target import (
 )
 
 KILL_GRACE_S = 2.0
+MAX_JUMPS = 8
 _PGID_TAG = b"\x1eic-pgid:"
 _HEAD_LIMIT = 4096
 
 
-def wrap_command(command: str, shell: str) -> str:
-    """The remote command line: report the process group on stderr, then run ``command``."""
-    return f"printf '\\036ic-pgid:%s\\n' \"$$\" >&2; exec {shell} -c {shlex.quote(command)}"
+def wrap_command(shell: str) -> str:
+    """The remote command line: report the process group on stderr, then run stdin's script.
+
+    The script arrives on stdin (``SSHProcess.open`` sends it, then end-of-file), so it never
+    appears in the node's process list; ``eval`` keeps its exit status, and the script's own
+    stdin is at end-of-file, as it was when the script was an argument.
+    """
+    report = "printf '\\036ic-pgid:%s\\n' \"$$\" >&2"
+    return f"{report}; exec {shlex.quote(shell)} -c {shlex.quote(RUN_STDIN)}"
 
 
 def kill_script(pgid: int, grace: float = KILL_GRACE_S) -> str:
@@ -124,7 +141,7 @@ class _HostKeys:
         if self._loaded is None:
             return False
         keys, ca_keys, *_ = asyncssh.match_known_hosts(
-            self._loaded, host, addr, None if port == 22 else port
+            self._loaded, host, addr if _is_ip(addr) else "", None if port == 22 else port
         )
         return bool(keys or ca_keys)
 
@@ -134,8 +151,10 @@ class _HostKeys:
             return False
         name = host if port == 22 else f"[{host}]:{port}"
         line = f"{name} {key.export_public_key('openssh').decode().strip()}\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # created 0600 like OpenSSH's: the file lists every host this operator reaches
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(line)
         self._loaded = self._read()
         return True
@@ -198,6 +217,7 @@ class SSHPool:
         self._handshakes = asyncio.Semaphore(settings.handshakes)
         self._host_keys = _HostKeys(settings)
         self._keys: dict[Path, list[asyncssh.SSHKeyPair]] = {}
+        self._routes: dict[tuple[object, ...], _Route] = {}
 
     def target(self, node: Node) -> SSHTarget:
         """The target for ``node`` (cheap: connections open on first use)."""
@@ -210,18 +230,19 @@ class SSHPool:
             self._entries[key] = entry
         return entry
 
-    async def connection(self, node: Node, *, _chain: tuple[str, ...] = ()) -> _Entry:
+    async def connection(self, node: Node) -> _Entry:
         """The live pooled connection to ``node``, opened (or reopened) if needed."""
-        if node.name in _chain:
-            hops = " -> ".join((*_chain, node.name))
-            raise TargetError("config", f"jump hosts loop back on themselves: {hops}")
+        return await self._connection(node, node.name)
+
+    async def _connection(self, node: Node, label: str) -> _Entry:
         entry = self._entry(node.name, node)
         if entry.alive and entry.conn is not None:
             return entry
         async with entry.lock:
             if entry.alive and entry.conn is not None:
                 return entry
-            tunnel = await self._tunnel(node, (*_chain, node.name))
+            self._check_route(node, label)
+            tunnel = await self._tunnel(node)
             await self._open(entry, tunnel)
             return entry
 
@@ -236,26 +257,53 @@ class SSHPool:
         self.stats.connects += 1
         self.stats.reconnects += int(reopening)
 
-    async def _tunnel(
-        self, node: Node, chain: tuple[str, ...]
-    ) -> asyncssh.SSHClientConnection | None:
-        """The connection to tunnel through: the last of ``node.jump``'s hops.
+    def _hops(self, node: Node) -> list[tuple[str, Node]]:
+        """``node``'s jump hosts in connection order, each as (name as written, node)."""
+        spec = self._route(node).jump
+        hops = [h.strip() for h in (spec or "").split(",") if h.strip()]
+        return [(hop, self._nodes.get(hop) or _hop_node(hop)) for hop in hops]
 
-        The first hop is an ordinary pooled connection (honouring its own ``jump``); each
+    def _check_route(self, node: Node, label: str, path: tuple[str, ...] = ()) -> int:
+        """The number of hops before ``node``; a loop or more than ``MAX_JUMPS`` is an error.
+
+        ``path`` is the chain of first hops that led here (each hop's own jump hosts apply
+        only to a first hop, as with OpenSSH's ``-J a,b``), so a loop can only come round
+        through it.
+        """
+        path = (*path, label)
+        if label in path[:-1]:
+            hops = " -> ".join(path)
+            raise TargetError("config", f"jump hosts loop back on themselves: {hops}")
+        if len(path) - 1 > MAX_JUMPS:
+            raise _too_many_jumps(path)
+        total = 0
+        for index, (hop, hop_node) in enumerate(self._hops(node)):
+            if index == 0:
+                total += 1 + self._check_route(hop_node, hop, path)
+            elif hop in path:
+                hops = " -> ".join((*path, hop))
+                raise TargetError("config", f"jump hosts loop back on themselves: {hops}")
+            else:
+                total += 1
+            if total > MAX_JUMPS:
+                raise _too_many_jumps((*path, hop))
+        return total
+
+    async def _tunnel(self, node: Node) -> asyncssh.SSHClientConnection | None:
+        """The connection to tunnel through: the last of ``node``'s jump hosts.
+
+        The first hop is an ordinary pooled connection (honouring its own jump hosts); each
         later hop is reached through the one before it and pooled under that path.
         """
-        if not node.jump:
-            return None
         via: _Entry | None = None
         path = ""
-        for hop in (h.strip() for h in node.jump.split(",") if h.strip()):
-            hop_node = self._nodes.get(hop) or _hop_node(hop)
+        for hop, hop_node in self._hops(node):
             if via is None:
-                via = await self.connection(hop_node, _chain=chain)
+                via = await self._connection(hop_node, hop)
                 path = hop_node.name
                 continue
             path = f"{path} -> {hop_node.name}"
-            entry = self._entry(path, hop_node.model_copy(update={"jump": None}))
+            entry = self._entry(path, hop_node.model_copy(update={"jump": "none"}))
             if not (entry.alive and entry.conn is not None):
                 async with entry.lock:
                     if not (entry.alive and entry.conn is not None):
@@ -263,14 +311,51 @@ class SSHPool:
             via = entry
         return via.conn if via is not None else None
 
-    def _client_keys(self, node: Node) -> Any:
-        paths = [p for p in [node.identity_file, *self.settings.identity_files] if p is not None]
-        if not paths:
-            return ()
+    def _config_file(self) -> Path | None:
+        config_file = self.settings.config.expanduser() if self.settings.config else None
+        return config_file if config_file is not None and config_file.is_file() else None
+
+    def _route(self, node: Node) -> _Route:
+        """How to reach ``node``: its entry merged with the ssh config's for its host.
+
+        The inventory wins over the ssh config, which wins over the ``ssh:`` defaults, the way
+        command-line options win over ``~/.ssh/config`` for OpenSSH.
+        """
+        key = (node.host, node.port, node.user, node.identity_file, node.jump)
+        route = self._routes.get(key)
+        if route is not None:
+            return route
+        found: dict[str, Any] = {}
+        config_file = self._config_file()
+        if config_file is not None:
+            found = _ssh_config_for(config_file, node.host)
+        proxy_jump = found.get("ProxyJump")
+        jump = node.jump or (proxy_jump if isinstance(proxy_jump, str) else None)
+        own = [node.identity_file] if node.identity_file else []
+        configured = [Path(str(p)) for p in found.get("IdentityFile", ())]
+        route = _Route(
+            host=str(found.get("Hostname") or node.host),
+            port=node.port if node.port != 22 else int(found.get("Port") or 22),
+            user=node.user or _text(found.get("User")) or self.settings.user,
+            keys=(*own, *self.settings.identity_files),
+            optional_keys=tuple(configured),
+            jump=None if jump is None or jump.strip().lower() == "none" else jump,
+        )
+        self._routes[key] = route
+        return route
+
+    def _client_keys(self, route: _Route) -> Any:
+        """The key pairs to offer: the inventory's and ``ssh:``'s must load, the ssh config's
+        are skipped when missing (as OpenSSH does). No keys at all lets asyncssh choose."""
         keys: list[asyncssh.SSHKeyPair] = []
-        for raw in paths:
+        for raw, required in [
+            *((p, False) for p in route.optional_keys),
+            *((p, True) for p in route.keys),
+        ]:
             path = Path(raw).expanduser()
             if path not in self._keys:
+                if not required and not path.exists():
+                    continue
                 try:
                     self._keys[path] = list(asyncssh.load_keypairs([str(path)]))
                 except (OSError, ValueError, asyncssh.KeyImportError) as exc:
@@ -279,34 +364,35 @@ class SSHPool:
                         "config", f"cannot load identity file {path}: {reason}"
                     ) from None
             keys.extend(self._keys[path])
-        return keys
+        return keys or ()
 
     async def _connect(
         self, entry: _Entry, tunnel: asyncssh.SSHClientConnection | None
     ) -> asyncssh.SSHClientConnection:
         node = entry.node
         settings = self.settings
-        config_file = settings.config.expanduser() if settings.config else None
+        route = self._route(node)
+        config_file = self._config_file()
         kwargs: dict[str, Any] = {
-            "port": node.port if node.port != 22 else (),
-            "username": node.user or settings.user or (),
+            "port": route.port,
+            "username": route.user or (),
             "known_hosts": self._host_keys.known_hosts_arg(),
-            "client_keys": self._client_keys(node),
+            "client_keys": self._client_keys(route),
             "agent_path": () if settings.agent else None,
-            "config": [str(config_file)] if config_file and config_file.is_file() else None,
+            "config": [str(config_file)] if config_file else None,
             "connect_timeout": settings.connect_timeout,
             "keepalive_interval": settings.keepalive,
             "keepalive_count_max": 3,
             "client_factory": lambda: _Client(entry, self._host_keys),
+            # the hops were followed above; never let asyncssh follow ProxyJump unchecked
+            "tunnel": tunnel,
         }
-        if tunnel is not None:
-            kwargs["tunnel"] = tunnel
-        where = f"{node.host}:{node.port}"
+        where = f"{route.host}:{route.port}"
         async with self._handshakes:
             try:
                 return await asyncssh.connect(node.host, **kwargs)
             except asyncssh.HostKeyNotVerifiable as exc:
-                raise TargetError("host-key", self._host_key_message(node, exc)) from None
+                raise TargetError("host-key", self._host_key_message(route, exc)) from None
             except asyncssh.KeyExchangeFailed as exc:
                 raise TargetError(
                     "host-key", f"{where}: key exchange failed: {exc.reason}"
@@ -335,11 +421,11 @@ class SSHPool:
             except ValueError as exc:  # asyncssh's own config errors
                 raise TargetError("config", f"{where}: {exc}") from None
 
-    def _host_key_message(self, node: Node, exc: asyncssh.HostKeyNotVerifiable) -> str:
-        where = f"{node.host}:{node.port}"
+    def _host_key_message(self, route: _Route, exc: asyncssh.HostKeyNotVerifiable) -> str:
+        where = f"{route.host}:{route.port}"
         mode = self._host_keys.mode
         source = self._host_keys.path
-        if self._host_keys.has_entry(node.host, node.host, node.port):
+        if self._host_keys.has_entry(route.host, route.host, route.port):
             return (
                 f"{where}: the host key does not match known_hosts ({source}): the node was "
                 "rebuilt or someone is intercepting the connection; verify the new key before "
@@ -359,6 +445,56 @@ class SSHPool:
         for conn in conns:
             conn.close()
         await asyncio.gather(*(c.wait_closed() for c in conns), return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where and as whom to connect for one node, after the ssh config was applied."""
+
+    host: str
+    port: int
+    user: str | None
+    keys: tuple[Path, ...]
+    optional_keys: tuple[Path, ...]
+    jump: str | None
+
+
+def _ssh_config_for(config_file: Path, host: str) -> dict[str, Any]:
+    """The ssh config's options for ``host`` (first value wins, as with OpenSSH)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = ""
+    try:
+        loaded = asyncssh.config.SSHClientConfig.load(
+            None, [str(config_file)], False, False, False, user, (), host, ()
+        )
+    except (OSError, ValueError, asyncssh.Error) as exc:
+        raise TargetError("config", f"cannot read ssh config {config_file}: {exc}") from None
+    return {
+        key: loaded.get(key)
+        for key in ("Hostname", "Port", "User", "IdentityFile", "ProxyJump")
+        if loaded.get(key) is not None
+    }
+
+
+def _too_many_jumps(path: tuple[str, ...]) -> TargetError:
+    hops = " -> ".join(path)
+    return TargetError(
+        "config", f"more than {MAX_JUMPS} jump hosts on the way to {path[0]}: {hops}"
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _hop_node(spec: str) -> Node:
@@ -397,7 +533,7 @@ class SSHTarget:
             await entry.sessions.acquire()
             process = SSHProcess(self._node.name, entry)
             try:
-                await process.open(wrap_command(command, shell))
+                await process.open(wrap_command(shell), command)
             except asyncssh.ChannelOpenError as exc:
                 entry.sessions.release()
                 if exc.code == asyncssh.OPEN_CONNECT_FAILED and attempt == 1:
@@ -459,13 +595,14 @@ class SSHProcess:
         self._kill: asyncio.Task[KillReport] | None = None
         self.exit: ExitStatus | None = None
 
-    async def open(self, command: str) -> None:
-        """Open the channel and send the command; stdin is closed at once."""
+    async def open(self, command: str, script: str) -> None:
+        """Open the channel running ``command``, send ``script`` on its stdin, then close it."""
         assert self._entry.conn is not None
         chan, _ = await self._entry.conn.create_session(
             lambda: _Session(self), command, encoding=None
         )
         self._chan = chan
+        chan.write(script.encode("utf-8", "surrogateescape"))
         chan.write_eof()
 
     def _pause(self) -> None:

@@ -23,6 +23,13 @@ from typing import Literal, Protocol
 Stream = Literal["stdout", "stderr"]
 FailureKind = Literal["unreachable", "auth", "host-key", "config", "refused"]
 
+RUN_STDIN = 'eval "$(cat)"'
+"""The script a shell runs as ``shell -c RUN_STDIN``: the block itself, read from stdin.
+
+Targets send the block on stdin rather than as an argument, so a process list (``ps``,
+``/proc/*/cmdline``) on the node shows only this, never the block or the values in it.
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Chunk:

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.catalog import Catalog, is_catalog_file, load_catalog
+from console.catalog import (
+    Catalog,
+    CatalogCache,
+    catalog_folders,
+    is_catalog_file,
+    load_catalog,
+    runbook_catalog,
+)
 from console.config import LoadedConfig, policy_violations
 from console.errors import Problem, ProblemList, Severity
 from console.runbook.library import Library, load_library, runbook_files
@@ -64,8 +71,18 @@ def lint(paths: list[Path], loaded: LoadedConfig | None) -> LintReport:
     report.problems.extend(library.problems)
     report.runbooks = library.runbooks
     report.files = len(runbook_files(runbook_paths))
+    # a runbook's own checks/ (and the one beside its folder) come first, as for run and open;
+    # folders read above already are not read (nor reported) twice
+    read = [p.resolve() for p in [*config_dirs, *catalog_files]]
+    cache: CatalogCache = {}
     for runbook in library.runbooks:
-        report.problems.extend(lint_runbook(runbook, catalog, loaded))
+        for folder in catalog_folders(runbook.file, []):
+            key = folder.resolve()
+            if any(key == r or r in key.parents for r in read):
+                cache.setdefault(key, (Catalog(), ProblemList()))
+        own, own_problems = runbook_catalog(runbook.file, [], base=catalog, cache=cache)
+        report.problems.extend(own_problems)
+        report.problems.extend(lint_runbook(runbook, own, loaded))
     _duplicate_runbook_ids(library, report.problems)
     return report
 

@@ -59,7 +59,7 @@ class FakeSSHServer:
             "sh",
             "-c",
             command,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
@@ -78,6 +78,16 @@ class FakeSSHServer:
                 writer.write(data)
                 await writer.drain()
 
+        async def feed() -> None:
+            """The channel's stdin to the shell's (the console sends the block there)."""
+            assert shell.stdin is not None
+            with contextlib.suppress(BrokenPipeError, ConnectionError):
+                while data := await process.stdin.read(1 << 15):
+                    shell.stdin.write(data)
+                    await shell.stdin.drain()
+            shell.stdin.close()
+
+        feeding = asyncio.ensure_future(feed())
         try:
             await asyncio.gather(
                 pump(shell.stdout, process.stdout), pump(shell.stderr, process.stderr)
@@ -89,6 +99,8 @@ class FakeSSHServer:
                 process.exit(code)
         except (asyncssh.Error, BrokenPipeError, ConnectionError):
             pass
+        finally:
+            feeding.cancel()
 
     async def close(self) -> None:
         """Stop listening and end every shell this server started (by process group)."""
