@@ -23,7 +23,7 @@ from console.durations import Duration, PositiveDuration
 from console.errors import PolicyError, Problem, ProblemList, Severity, SourceError
 from console.inventory import read_inventory
 from console.patterns import Regex
-from console.yamlsrc import LineMap, load_yaml, validation_problems
+from console.yamlsrc import LineMap, load_yaml, read_source_bytes, validation_problems
 
 ENV_CONFIG = "INCIDENT_CONSOLE_CONFIG"
 APP_NAME = "incident-console"
@@ -264,11 +264,10 @@ def load_config(explicit: str | Path | None = None) -> LoadedConfig:
             "checks": [p for p in defaults.checks if p.is_dir()],
         }
         return LoadedConfig(config=defaults.model_copy(update=folders), path=None, sha256=None)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        message = f"cannot read config: {exc.strerror or exc}"
-        raise SourceError([Problem(str(path), 1, message)]) from None
+    problems = ProblemList()
+    raw = read_source_bytes(path, "config", problems)
+    if raw is None:
+        raise SourceError(problems)
     return parse_config(raw.decode("utf-8", errors="replace"), path, sha256=_sha(raw))
 
 

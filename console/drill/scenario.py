@@ -41,7 +41,7 @@ from console.durations import Duration
 from console.errors import ProblemList, SourceError
 from console.patterns import Regex
 from console.selector import SelectorText
-from console.yamlsrc import load_yaml, validation_problems
+from console.yamlsrc import load_yaml, read_source, validation_problems
 
 _METRIC = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 
@@ -180,10 +180,8 @@ def parse_scenario(text: str, file: str | Path) -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        problems = ProblemList()
-        problems.add(path, 1, f"cannot read scenario: {exc.strerror or exc}", code="io")
-        raise SourceError(problems) from None
+    problems = ProblemList()
+    text = read_source(path, "scenario", problems)
+    if text is None:
+        raise SourceError(problems)
     return parse_scenario(text, path)

@@ -31,7 +31,7 @@ from console.runbook.model import (
     Step,
 )
 from console.runbook.template import variables_in
-from console.yamlsrc import load_yaml, validation_problems
+from console.yamlsrc import load_yaml, read_source, validation_problems
 
 _OPTION_LINE = re.compile(r"^[ \t]*#\|[ ]?(.*)$")
 _NUMBER_PREFIX = re.compile(r"^\s*(?:step\s+)?\d+[.)]\s*", re.IGNORECASE)
@@ -137,25 +137,20 @@ def parse_runbook(text: str, file: str | Path) -> tuple[Runbook | None, ProblemL
 def load_runbook(path: str | Path) -> Runbook:
     """Read and parse a runbook file; raise ``SourceError`` naming every problem."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        problems = ProblemList()
-        problems.add(path, 1, f"cannot read runbook: {exc.strerror or exc}", code="io")
-        raise SourceError(problems) from None
-    text = raw.decode("utf-8", errors="replace")
+    problems = ProblemList()
+    text = read_source(path, "runbook", problems)
+    if text is None:
+        raise SourceError(problems)
     runbook, problems = parse_runbook(text, path)
     if runbook is None:
         raise SourceError(problems)
     return runbook
 
 
-def load_runbook_text(path: Path) -> str | None:
-    """A runbook file's text (undecodable bytes replaced), or ``None`` if it cannot be read."""
-    try:
-        return path.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return None
+def load_runbook_text(path: Path, problems: ProblemList | None = None) -> str | None:
+    """A runbook file's text (undecodable bytes replaced), or ``None`` if it cannot be read
+    (the reason is added to ``problems`` when given)."""
+    return read_source(path, "runbook", problems if problems is not None else ProblemList())
 
 
 def _front_matter(tokens: list[Token], file: str, problems: ProblemList) -> FrontMatter | None:
