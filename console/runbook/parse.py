@@ -18,6 +18,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 from pydantic import ValidationError
 
+from console.config import url_problem
 from console.errors import ProblemList, Severity, SourceError
 from console.runbook.model import (
     BUILTIN_VARS,
@@ -441,6 +442,8 @@ def _check_kind_options(
                 f"an http {kind} starts with 'METHOD URL' ({', '.join(methods)})",
                 code="http",
             )
+        elif "{{" not in first[1] and (problem := url_problem(first[1])):
+            problems.add(file, fence_line + 1 + len(option_lines), problem, code="http")
 
 
 def _check_slugs(steps: list[Step], file: str, problems: ProblemList) -> None:
