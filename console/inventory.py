@@ -126,6 +126,8 @@ def _read_ini(
                 continue
             name = line[1:-1].strip()
             section, _, suffix = name.partition(":")
+            if not section.strip():
+                problems.add(path, number, f"empty group name in {line!r}", code="inventory")
             kind = {"": "hosts", "vars": "vars", "children": "children"}.get(suffix, "")
             if not kind:
                 problems.add(path, number, f"unknown section kind ':{suffix}'", code="inventory")
@@ -139,7 +141,7 @@ def _read_ini(
             continue
         if kind == "vars":
             key, sep, value = line.partition("=")
-            if not sep:
+            if not sep or not key.strip():
                 problems.add(path, number, f"expected key=value, got {line!r}", code="inventory")
                 continue
             group_vars.setdefault(section, {})[key.strip()] = value.strip().strip("'\"")
