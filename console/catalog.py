@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from console.errors import ProblemList, SourceError
 from console.runbook.model import LANGS, Block, BlockOptions, Lang
-from console.yamlsrc import load_yaml, validation_problems
+from console.yamlsrc import load_yaml, read_source, validation_problems
 
 CATALOG_OPTION_KEYS = ("on", "timeout", "expect", "within", "every")
 
@@ -122,18 +122,14 @@ def is_catalog_file(path: Path) -> bool:
     """Whether a YAML file looks like a catalog file (has a top-level ``checks:`` key)."""
     if path.suffix not in (".yaml", ".yml") or not path.is_file():
         return False
-    try:
-        return bool(_CATALOG_KEY.search(path.read_text(encoding="utf-8", errors="replace")))
-    except OSError:
-        return False
+    text = read_source(path, "catalog", ProblemList())
+    return text is not None and bool(_CATALOG_KEY.search(text))
 
 
 def read_catalog_file(file: Path, problems: ProblemList) -> list[CatalogCheck]:
     """The checks defined in one catalog file; problems are recorded, not raised."""
-    try:
-        text = file.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        problems.add(file, 1, f"cannot read catalog: {exc.strerror or exc}", code="io")
+    text = read_source(file, "catalog", problems)
+    if text is None:
         return []
     doc = load_yaml(text, file, problems=problems)
     if doc is None:

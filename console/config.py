@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,12 +25,53 @@ from console.durations import Duration, PositiveDuration
 from console.errors import PolicyError, Problem, ProblemList, Severity, SourceError
 from console.inventory import read_inventory
 from console.patterns import Regex
-from console.yamlsrc import LineMap, load_yaml, validation_problems
+from console.yamlsrc import LineMap, load_yaml, read_source_bytes, validation_problems
 
 ENV_CONFIG = "INCIDENT_CONSOLE_CONFIG"
 APP_NAME = "incident-console"
 
 Profile = Literal["dev", "staging", "prod"]
+
+MAX_SECRET_BYTES = 64 * 1024
+"""The largest secret file (``bearer_token_file``, ``password_file``) the console reads."""
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def display_url(url: str) -> str:
+    """``url`` without ``user:password@``, for every message, table and journal field."""
+    return _USERINFO.sub(r"\1", url)
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` is not a usable ``http://`` or ``https://`` URL, or ``None`` if it is.
+
+    One check for the config's sources, ``http`` blocks and the telemetry client, so a bad
+    port or bracket is a clear message instead of an exception deep in a client library.
+    """
+    shown = display_url(url)
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return f"{shown!r} has a space or control character"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"{shown!r} is not a valid URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"expected an http:// or https:// URL with a host, got {shown!r}"
+    if port == 0:
+        return f"{shown!r} has port 0 (ports are 1-65535)"
+    return None
+
+
+def url_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """Split ``user:password@`` off ``url``: the bare URL and the (decoded) basic-auth pair."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return parts._replace(netloc=hostport).geturl(), (unquote(user), unquote(password))
 
 
 class Strict(BaseModel):
@@ -68,9 +111,16 @@ class HttpSource(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_basic_auth(self) -> HttpSource:
+        if self.basic_auth is not None and url_credentials(self.url)[1] is not None:
+            raise ValueError("give basic_auth or user:password@ in the url, not both")
+        return self
 
 
 class PanelBase(Strict):
@@ -264,11 +314,10 @@ def load_config(explicit: str | Path | None = None) -> LoadedConfig:
             "checks": [p for p in defaults.checks if p.is_dir()],
         }
         return LoadedConfig(config=defaults.model_copy(update=folders), path=None, sha256=None)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        message = f"cannot read config: {exc.strerror or exc}"
-        raise SourceError([Problem(str(path), 1, message)]) from None
+    problems = ProblemList()
+    raw = read_source_bytes(path, "config", problems)
+    if raw is None:
+        raise SourceError(problems)
     return parse_config(raw.decode("utf-8", errors="replace"), path, sha256=_sha(raw))
 
 
@@ -294,6 +343,7 @@ def parse_config(text: str, path: Path, *, sha256: str | None = None) -> LoadedC
     base = path.parent
     config = _resolve_paths(config, base)
     _merge_inventory(config, path, doc.lines, problems)
+    _check_secret_files(config, path, doc.lines, problems)
     _check_nodes(config, path, doc.lines, problems)
     if problems.errors:
         raise SourceError(problems)
@@ -378,6 +428,37 @@ def _merge_inventory(config: Config, path: Path, lines: LineMap, problems: Probl
                     key=".".join(str(x) for x in err["loc"]),
                     code="inventory",
                 )
+
+
+def secret_file_problem(path: Path) -> str | None:
+    """Why the secret file at ``path`` must not be read (not a regular file, over 64 KiB)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None  # a missing file is reported when the secret is read
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path} is not a regular file"
+    if info.st_size > MAX_SECRET_BYTES:
+        return f"{path} is larger than the limit of {MAX_SECRET_BYTES // 1024} KiB for a secret"
+    return None
+
+
+def _check_secret_files(config: Config, path: Path, lines: LineMap, problems: ProblemList) -> None:
+    """Secret files are small regular files: ``/dev/zero`` or a FIFO is refused at load."""
+    for name in ("prometheus", "alertmanager"):
+        source: HttpSource | None = getattr(config, name)
+        if source is None:
+            continue
+        files: list[tuple[tuple[str, ...], Path | None]] = [
+            (("bearer_token_file",), source.bearer_token_file)
+        ]
+        if source.basic_auth is not None:
+            files.append((("basic_auth", "password_file"), source.basic_auth.password_file))
+        for key, file in files:
+            problem = secret_file_problem(file) if file is not None else None
+            if problem:
+                loc = (name, *key)
+                problems.add(path, lines.line_for(loc), problem, key=".".join(loc), code="config")
 
 
 def _check_nodes(config: Config, path: Path, lines: LineMap, problems: ProblemList) -> None:

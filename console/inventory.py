@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import ProblemList
-from console.yamlsrc import load_yaml
+from console.yamlsrc import load_yaml, read_source_bytes
 
 _CONNECTION_VARS = {
     "ansible_host": "host",
@@ -56,10 +56,19 @@ class InventoryHost:
 
 def read_inventory(path: Path, problems: ProblemList) -> list[tuple[dict[str, Any], int]]:
     """Return ``(node mapping, line)`` for every host in the inventory at ``path``."""
+    raw = read_source_bytes(path, "inventory", problems)
+    if raw is None:
+        return []
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        problems.add(path, 1, f"cannot read inventory: {exc.strerror or exc}", code="inventory")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        problems.add(
+            path,
+            line,
+            f"the inventory is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            code="inventory",
+        )
         return []
     if path.suffix in (".yml", ".yaml") or text.lstrip().startswith(("all:", "---")):
         hosts, group_vars, children = _read_yaml(text, path, problems)
@@ -89,6 +98,17 @@ def _scalar(value: Any) -> str | None:
     return None
 
 
+def _kind(value: Any) -> str:
+    """How a YAML value reads in a message: ``a list``, ``a number``, ``text``."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text" if isinstance(value, str) else type(value).__name__
+
+
 def _read_ini(
     text: str, path: Path, problems: ProblemList
 ) -> tuple[dict[str, InventoryHost], dict[str, dict[str, str]], dict[str, list[str]]]:
@@ -106,6 +126,8 @@ def _read_ini(
                 continue
             name = line[1:-1].strip()
             section, _, suffix = name.partition(":")
+            if not section.strip():
+                problems.add(path, number, f"empty group name in {line!r}", code="inventory")
             kind = {"": "hosts", "vars": "vars", "children": "children"}.get(suffix, "")
             if not kind:
                 problems.add(path, number, f"unknown section kind ':{suffix}'", code="inventory")
@@ -119,7 +141,7 @@ def _read_ini(
             continue
         if kind == "vars":
             key, sep, value = line.partition("=")
-            if not sep:
+            if not sep or not key.strip():
                 problems.add(path, number, f"expected key=value, got {line!r}", code="inventory")
                 continue
             group_vars.setdefault(section, {})[key.strip()] = value.strip().strip("'\"")
@@ -160,36 +182,43 @@ def _read_yaml(
         problems.add(path, 1, "a YAML inventory must be a mapping of groups", code="inventory")
         return hosts, group_vars, children
 
-    def visit(group: str, body: Any, loc: tuple[str | int, ...]) -> None:
-        if body is None:
-            return
-        if not isinstance(body, dict):
-            problems.add(
-                path,
-                doc.lines.line_for(loc),
-                f"group {group!r} must be a mapping",
-                key=group,
-                code="inventory",
-            )
-            return
-        for name, hvars in (body.get("hosts") or {}).items():
-            line = doc.lines.line_for((*loc, "hosts", name))
+    def mapping(value: Any, loc: tuple[str, ...], what: str) -> dict[Any, Any]:
+        """``value`` if it is a mapping (``None`` is an empty one); else a problem and ``{}``."""
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return value
+        problems.add(
+            path,
+            doc.lines.line_for(loc),
+            f"{what} must be a mapping, not {_kind(value)}",
+            key=".".join(loc),
+            code="inventory",
+        )
+        return {}
+
+    def visit(group: str, body: Any, loc: tuple[str, ...]) -> None:
+        body = mapping(body, loc, f"group {group!r}")
+        for name, hvars in mapping(body.get("hosts"), (*loc, "hosts"), "hosts").items():
+            host_loc = (*loc, "hosts", str(name))
+            line = doc.lines.line_for(host_loc)
             host = hosts.get(str(name)) or InventoryHost(str(name), line)
             hosts[str(name)] = host
-            for key, value in (hvars or {}).items():
+            for key, value in mapping(hvars, host_loc, f"host {str(name)!r}").items():
                 text_value = _scalar(value)
                 if text_value is not None:
                     host.vars[str(key)] = text_value
             if group != "all" and group not in host.groups:
                 host.groups.append(group)
-        for key, value in (body.get("vars") or {}).items():
+        for key, value in mapping(body.get("vars"), (*loc, "vars"), "vars").items():
             text_value = _scalar(value)
             if text_value is not None:
                 group_vars.setdefault(group, {})[str(key)] = text_value
-        for child, child_body in (body.get("children") or {}).items():
+        kids = mapping(body.get("children"), (*loc, "children"), "children")
+        for child, child_body in kids.items():
             children.setdefault(group, []).append(str(child))
-            visit(str(child), child_body, (*loc, "children", child))
+            visit(str(child), child_body, (*loc, "children", str(child)))
 
     for group, body in doc.data.items():
-        visit(str(group), body, (group,))
+        visit(str(group), body, (str(group),))
     return hosts, group_vars, children

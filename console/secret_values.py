@@ -19,14 +19,14 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from console.config import Config, HttpSource
+from console.config import MAX_SECRET_BYTES, Config, HttpSource
+from console.errors import ProblemList
+from console.yamlsrc import read_source_bytes
 
 LOG_KEY_ENV = "INCIDENT_LOG_KEY"
 """The default variable holding the journal's HMAC key (``journal.key_env`` may name another)."""
 
 MIN_LITERAL_LEN = 6
-SECRET_FILE_MAX_BYTES = 64 * 1024
-"""A token or password file larger than this is not a secret file; it is not read whole."""
 
 _SOURCES = ("prometheus", "alertmanager")
 
@@ -67,17 +67,14 @@ def secret_env_names(config: Config) -> set[str]:
 def read_secret_file(path: Path) -> str | None:
     """The stripped text of a secret file, or ``None`` if it cannot be read or is too big.
 
-    Errors are not raised here: the telemetry client reports an unreadable secret file when it
-    uses it; redaction only needs the value when there is one.
+    Read with the one bounded reader (regular files of at most ``MAX_SECRET_BYTES``). Errors are
+    not raised here: the telemetry client reports an unreadable secret file when it uses it;
+    redaction only needs the value when there is one.
     """
-    try:
-        with open(os.path.expanduser(str(path)), "rb") as handle:
-            raw = handle.read(SECRET_FILE_MAX_BYTES + 1)
-    except OSError:
-        return None
-    if len(raw) > SECRET_FILE_MAX_BYTES:
-        return None
-    return raw.decode("utf-8", errors="replace").strip()
+    raw = read_source_bytes(
+        os.path.expanduser(str(path)), "secret file", ProblemList(), limit=MAX_SECRET_BYTES
+    )
+    return None if raw is None else raw.decode("utf-8", errors="replace").strip()
 
 
 def secret_literals(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -8,11 +8,19 @@ file, line and key.
 The loader follows YAML 1.2 for booleans: only ``true``/``false`` are booleans, so the runbook
 option ``on:`` stays the string key ``"on"`` instead of becoming ``True`` as in YAML 1.1.
 Duplicate keys are reported rather than silently overwritten.
+
+Hostile input is refused while the document is composed, before anything is built: at most
+``MAX_DEPTH`` levels of nesting, ``MAX_ALIASES`` aliases, ``MAX_ALIAS_NODES`` nodes reached
+through aliases (each alias is charged the size of what it points at, so a "billion laughs"
+document stops at once), ``MAX_NODES`` nodes in all, no alias inside its own anchor and no NUL
+in a string. Files are read by ``read_source``: regular files only, at most ``MAX_SOURCE_BYTES``.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +33,96 @@ from console.errors import Problem, ProblemList, Severity
 
 Path_ = tuple[str | int, ...]
 
+MAX_DEPTH = 64
+"""Levels of nesting in one YAML document (aliases count at the depth they are used)."""
+MAX_ALIASES = 1_000
+"""Aliases (``*name``) in one YAML document."""
+MAX_ALIAS_NODES = 10_000
+"""Nodes reached through aliases, each alias charged the whole size of its anchor."""
+MAX_NODES = 250_000
+"""Nodes in one YAML document, counting what aliases expand to."""
+MAX_SOURCE_BYTES = 8 * 1024 * 1024
+"""The largest file ``read_source`` reads (runbooks, config, inventory, catalog, ...)."""
+
+
+class YamlLimitError(yaml.MarkedYAMLError):
+    """A document that breaks one of the limits above; marked at the offending node."""
+
+    def __init__(self, message: str, mark: yaml.Mark) -> None:
+        super().__init__(problem=message, problem_mark=mark)
+
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (no yes/no/on/off)."""
+    """SafeLoader with YAML 1.2 booleans (no yes/no/on/off) and bounded composition."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._deepest = 0  # the deepest level reached since the innermost open anchor began
+        self._nodes = 0
+        self._aliases = 0
+        self._alias_nodes = 0
+        self._open_anchors: set[str] = set()
+        self._anchor_size: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, depth)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Compose one node, charging its size (or its anchor's, for an alias) to the limits."""
+        if self.check_event(yaml.AliasEvent):
+            return self._compose_alias()
+        event = self.peek_event()
+        anchor = event.anchor
+        if self._depth >= MAX_DEPTH:
+            raise YamlLimitError(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+        self._charge(1, event.start_mark)
+        before, outer_deepest = self._nodes, self._deepest
+        self._depth += 1
+        self._deepest = max(self._deepest, self._depth)
+        if anchor is not None:
+            self._open_anchors.add(anchor)
+            self._deepest = self._depth
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open_anchors.discard(anchor)
+        if anchor is not None:
+            height = self._deepest - self._depth
+            self._anchor_size[anchor] = (self._nodes - before + 1, height)
+            self._deepest = max(outer_deepest, self._deepest)
+        if isinstance(node, yaml.ScalarNode) and "\x00" in node.value:
+            raise YamlLimitError("a NUL character is not allowed in a string", node.start_mark)
+        return node
+
+    def _compose_alias(self) -> yaml.Node | None:
+        event = self.peek_event()
+        anchor = event.anchor
+        mark = event.start_mark
+        if anchor in self._open_anchors:
+            raise YamlLimitError(f"alias *{anchor} is used inside its own anchor", mark)
+        size, height = self._anchor_size.get(anchor, (1, 1))
+        self._aliases += 1
+        if self._aliases > MAX_ALIASES:
+            raise YamlLimitError(f"more than {MAX_ALIASES:,} aliases", mark)
+        self._alias_nodes += size
+        if self._alias_nodes > MAX_ALIAS_NODES:
+            raise YamlLimitError(
+                f"alias *{anchor} takes the nodes reached through aliases past the limit of "
+                f"{MAX_ALIAS_NODES:,}",
+                mark,
+            )
+        if self._depth + height > MAX_DEPTH:
+            raise YamlLimitError(
+                f"alias *{anchor} nests the document more than {MAX_DEPTH} levels deep", mark
+            )
+        self._charge(size, mark)
+        self._deepest = max(self._deepest, self._depth + height)
+        return super().compose_node(None, 0)
+
+    def _charge(self, size: int, mark: yaml.Mark) -> None:
+        self._nodes += size
+        if self._nodes > MAX_NODES:
+            raise YamlLimitError(f"more than {MAX_NODES:,} nodes in one document", mark)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -39,6 +134,71 @@ _Loader.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
+
+
+def read_source_bytes(
+    path: str | Path, what: str, problems: ProblemList, *, limit: int = MAX_SOURCE_BYTES
+) -> bytes | None:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them; else a problem.
+
+    A FIFO, a device or a folder is refused without reading (opening never blocks), so a
+    hostile path cannot hang or exhaust the console. ``/dev/null`` reads as empty, since
+    ``--config /dev/null`` is the usual way to ask for no config.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        problems.add(path, 1, f"cannot read {what}: {exc.strerror or exc}", code="io")
+        return None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISCHR(info.st_mode) and _is_devnull(info):
+            return b""
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            problems.add(path, 1, f"cannot read {what}: {kind}", code="io")
+            return None
+        if info.st_size > limit:
+            problems.add(path, 1, _too_big(what, limit), code="io")
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        problems.add(path, 1, f"cannot read {what}: {exc.strerror or exc}", code="io")
+        return None
+    finally:
+        os.close(fd)
+    if size > limit:
+        problems.add(path, 1, _too_big(what, limit), code="io")
+        return None
+    return b"".join(chunks)
+
+
+def read_source(
+    path: str | Path, what: str, problems: ProblemList, *, limit: int = MAX_SOURCE_BYTES
+) -> str | None:
+    """``read_source_bytes`` decoded as UTF-8 (undecodable bytes replaced)."""
+    raw = read_source_bytes(path, what, problems, limit=limit)
+    return None if raw is None else raw.decode("utf-8", errors="replace")
+
+
+def _is_devnull(info: os.stat_result) -> bool:
+    try:
+        null = os.stat(os.devnull)
+    except OSError:
+        return False
+    return info.st_rdev == null.st_rdev
+
+
+def _too_big(what: str, limit: int) -> str:
+    size = f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+    return f"cannot read {what}: larger than the limit of {size}"
 
 
 @dataclass

@@ -16,7 +16,7 @@ from console.cli.common import (
     load_config_or_exit,
     print_problems,
 )
-from console.config import discover, policy_violations
+from console.config import discover, display_url, policy_violations
 
 
 @cli.group()
@@ -38,6 +38,9 @@ def config_check(config_path: str | None, accept_risk: str | None, as_json: bool
     violations = policy_violations(loaded)
     source = str(loaded.path) if loaded.path else "built-in defaults (no console.yaml found)"
     effective = loaded.config.model_dump(mode="json")
+    for name in ("prometheus", "alertmanager"):
+        if effective.get(name):
+            effective[name]["url"] = display_url(effective[name]["url"])
     if as_json:
         out = {
             "source": source,

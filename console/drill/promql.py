@@ -4,7 +4,8 @@ Supported: selectors with ``=``, ``!=``, ``=~``, ``!~`` matchers; ``sum``, ``min
 ``avg``, ``count`` with ``by``/``without``; ``rate``, ``irate``, ``increase``, ``deriv``,
 ``delta`` over a range; ``abs``; arithmetic and comparisons between vectors and scalars
 (comparisons filter, or return 0/1 with ``bool``). Anything else is a ``PromQLError`` that says
-what the simulator does not support.
+what the simulator does not support, and so is a query nested more than ``MAX_DEPTH`` levels
+(parentheses, function calls, unary minus), which would otherwise exhaust the parser's stack.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ _TOKEN = re.compile(
 _AGGS = {"sum", "min", "max", "avg", "count"}
 _RANGE_FUNCS = {"rate", "irate", "increase", "deriv", "delta"}
 _CMP = {"==", "!=", ">", "<", ">=", "<="}
+
+MAX_DEPTH = 32
+"""Levels of nesting the simulator's PromQL parser accepts."""
 
 
 class PromQLError(ValueError):
@@ -61,6 +65,7 @@ class _Parser:
         self.pos = 0
         self.store = store
         self.t = t
+        self.depth = 0
 
     def peek(self) -> _Tok | None:
         return self.toks[self.pos] if self.pos < len(self.toks) else None
@@ -79,7 +84,20 @@ class _Parser:
             raise PromQLError(f"the simulator does not support {self.peek().text!r} here")  # type: ignore[union-attr]
         return result
 
+    def nested(self, parse: Callable[[], list[Sample] | float]) -> list[Sample] | float:
+        """Run ``parse`` one level deeper; refuse queries nested past ``MAX_DEPTH``."""
+        if self.depth >= MAX_DEPTH:
+            raise PromQLError(f"the query is nested more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
+
     def comparison(self) -> list[Sample] | float:
+        return self.nested(self._comparison)
+
+    def _comparison(self) -> list[Sample] | float:
         left = self.additive()
         tok = self.peek()
         if tok is not None and tok.text in _CMP | {"="} and tok.kind == "op":
@@ -115,7 +133,7 @@ class _Parser:
             raise PromQLError("the query ends too early")
         if tok.text == "-":
             self.take()
-            return _binary(-1.0, self.unary(), "*", False)
+            return _binary(-1.0, self.nested(self.unary), "*", False)
         if tok.kind == "num":
             self.take()
             return float(tok.text)
@@ -210,7 +228,10 @@ class _Parser:
             while (tok := self.peek()) is not None and tok.text != "]":
                 parts.append(self.take().text)
             self.take("]")
-            window = parse_duration("".join(parts))
+            try:
+                window = parse_duration("".join(parts))
+            except ValueError as exc:
+                raise PromQLError(f"bad range: {exc}") from None
             if not want_range:
                 raise PromQLError("a range selector needs a function like rate()")
         elif want_range:

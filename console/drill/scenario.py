@@ -37,11 +37,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from console.config import Panel
+from console.drill.promql import evaluate
+from console.drill.series import SeriesStore
 from console.durations import Duration
 from console.errors import ProblemList, SourceError
 from console.patterns import Regex
 from console.selector import SelectorText
-from console.yamlsrc import load_yaml, validation_problems
+from console.yamlsrc import LineMap, Path_, dotted, load_yaml, read_source, validation_problems
 
 _METRIC = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 
@@ -163,6 +165,7 @@ def parse_scenario(text: str, file: str | Path) -> Scenario:
     except ValidationError as exc:
         problems.extend(validation_problems(exc, file, doc.lines, data=data))
         raise SourceError(problems) from None
+    _check_when(scenario, file, doc.lines, problems)
     names = [n.name for n in scenario.nodes]
     for index, name in enumerate(names):
         if name in names[:index]:
@@ -177,13 +180,29 @@ def parse_scenario(text: str, file: str | Path) -> Scenario:
     return scenario
 
 
+def _check_when(
+    scenario: Scenario, file: str | Path, lines: LineMap, problems: ProblemList
+) -> None:
+    """Parse every response's ``when:`` now, so a bad one is a problem at load, not mid-drill."""
+    located: list[tuple[Path_, Response]] = [
+        (("responses", index), response) for index, response in enumerate(scenario.responses)
+    ]
+    located.append((("default_response",), scenario.default_response))
+    for where, response in located:
+        if response.when is None:
+            continue
+        try:
+            evaluate(response.when, SeriesStore(), 0.0)
+        except ValueError as exc:  # PromQLError, or a bad range duration
+            loc = (*where, "when")
+            problems.add(file, lines.line_for(loc), f"bad when: {exc}", key=dotted(loc))
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        problems = ProblemList()
-        problems.add(path, 1, f"cannot read scenario: {exc.strerror or exc}", code="io")
-        raise SourceError(problems) from None
+    problems = ProblemList()
+    text = read_source(path, "scenario", problems)
+    if text is None:
+        raise SourceError(problems)
     return parse_scenario(text, path)

@@ -2,8 +2,10 @@
 
 The block's text is ``METHOD URL``, then optional ``Header: value`` lines, then a blank line
 and an optional body. Checks may only ``GET`` or ``HEAD``; actions may also ``POST``, ``PUT``,
-``PATCH`` and ``DELETE``. A request that never reached the server (refused, no connection) is
-an ``error``; one that timed out or broke after it was sent is ``indeterminate``.
+``PATCH`` and ``DELETE``. A request that never reached the server (refused, no connection, a
+URL that cannot be used, such as a port out of range) is an ``error``; one that timed out or
+broke after it was sent is ``indeterminate``. ``user:password@`` in the URL is sent as basic
+auth and never shown: the node is the URL's ``host:port`` and messages show the URL without it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from console.config import display_url, url_problem
 from console.execute.target import ConnectionLost, TargetError
 
 CHECK_METHODS = ("GET", "HEAD")
@@ -33,8 +36,9 @@ class HttpRequest:
 
     @property
     def node(self) -> str:
-        """What the verdict table calls this request: the URL's host and port."""
-        return urlsplit(self.url).netloc or self.url
+        """What the verdict table calls this request: the URL's host and port (no userinfo)."""
+        netloc = urlsplit(self.url).netloc.rpartition("@")[2]
+        return netloc or display_url(self.url)
 
 
 def parse_request(text: str, *, action: bool) -> HttpRequest:
@@ -49,7 +53,7 @@ def parse_request(text: str, *, action: bool) -> HttpRequest:
     method, url = words[0].upper(), words[1]
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        raise ValueError(f"{display_url(url)!r} is not an http:// or https:// URL")
     headers: list[tuple[str, str]] = []
     index = 1
     while index < len(lines) and lines[index].strip():
@@ -75,6 +79,9 @@ async def send(
     """
     import httpx
 
+    problem = url_problem(request.url)
+    if problem:
+        raise TargetError("config", f"bad URL: {problem}")
     try:
         async with (
             httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
@@ -88,7 +95,7 @@ async def send(
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise TargetError("unreachable", f"cannot reach {request.node}: {exc}") from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
-        raise TargetError("config", f"bad request to {request.url}: {exc}") from None
+        raise TargetError("config", f"bad request to {display_url(request.url)}: {exc}") from None
     except httpx.TimeoutException:
         raise RequestTimedOut(f"{request.node} did not answer within {timeout:g}s") from None
     except httpx.TransportError as exc:

@@ -22,8 +22,8 @@ def runbook_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             for md in sorted(path.rglob("*.md")):
                 text = load_runbook_text(md)
-                if text is not None and text.startswith("---"):
-                    out.append(md)
+                if text is None or text.startswith("---"):
+                    out.append(md)  # an unreadable one is kept, so loading reports why
         elif path.suffix.lower() in (".md", ".markdown"):
             out.append(path)
     return out
@@ -48,9 +48,8 @@ def load_library(paths: list[Path]) -> Library:
     """Parse every runbook under ``paths``; keep going past broken ones."""
     library = Library()
     for file in runbook_files(paths):
-        text = load_runbook_text(file)
+        text = load_runbook_text(file, library.problems)
         if text is None:
-            library.problems.add(file, 1, "cannot read runbook", code="io")
             continue
         runbook, problems = parse_runbook(text, file)
         library.problems.extend(problems)

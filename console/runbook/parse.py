@@ -18,6 +18,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 from pydantic import ValidationError
 
+from console.config import url_problem
 from console.errors import ProblemList, Severity, SourceError
 from console.runbook.model import (
     BUILTIN_VARS,
@@ -31,7 +32,7 @@ from console.runbook.model import (
     Step,
 )
 from console.runbook.template import variables_in
-from console.yamlsrc import load_yaml, validation_problems
+from console.yamlsrc import load_yaml, read_source, validation_problems
 
 _OPTION_LINE = re.compile(r"^[ \t]*#\|[ ]?(.*)$")
 _NUMBER_PREFIX = re.compile(r"^\s*(?:step\s+)?\d+[.)]\s*", re.IGNORECASE)
@@ -137,25 +138,20 @@ def parse_runbook(text: str, file: str | Path) -> tuple[Runbook | None, ProblemL
 def load_runbook(path: str | Path) -> Runbook:
     """Read and parse a runbook file; raise ``SourceError`` naming every problem."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        problems = ProblemList()
-        problems.add(path, 1, f"cannot read runbook: {exc.strerror or exc}", code="io")
-        raise SourceError(problems) from None
-    text = raw.decode("utf-8", errors="replace")
+    problems = ProblemList()
+    text = read_source(path, "runbook", problems)
+    if text is None:
+        raise SourceError(problems)
     runbook, problems = parse_runbook(text, path)
     if runbook is None:
         raise SourceError(problems)
     return runbook
 
 
-def load_runbook_text(path: Path) -> str | None:
-    """A runbook file's text (undecodable bytes replaced), or ``None`` if it cannot be read."""
-    try:
-        return path.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return None
+def load_runbook_text(path: Path, problems: ProblemList | None = None) -> str | None:
+    """A runbook file's text (undecodable bytes replaced), or ``None`` if it cannot be read
+    (the reason is added to ``problems`` when given)."""
+    return read_source(path, "runbook", problems if problems is not None else ProblemList())
 
 
 def _front_matter(tokens: list[Token], file: str, problems: ProblemList) -> FrontMatter | None:
@@ -446,6 +442,8 @@ def _check_kind_options(
                 f"an http {kind} starts with 'METHOD URL' ({', '.join(methods)})",
                 code="http",
             )
+        elif "{{" not in first[1] and (problem := url_problem(first[1])):
+            problems.add(file, fence_line + 1 + len(option_lines), problem, code="http")
 
 
 def _check_slugs(steps: list[Step], file: str, problems: ProblemList) -> None:

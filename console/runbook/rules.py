@@ -13,7 +13,7 @@ from typing import Any
 from console.errors import ProblemList
 from console.runbook.model import Runbook
 from console.telemetry.match import rank_runbooks
-from console.yamlsrc import load_yaml
+from console.yamlsrc import load_yaml, read_source
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,8 @@ class Coverage:
 
 def read_rules(path: Path, problems: ProblemList) -> list[AlertRule]:
     """Every alerting rule (not recording rule) in a Prometheus rule file."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        problems.add(path, 1, f"cannot read rule file: {exc.strerror or exc}", code="io")
+    text = read_source(path, "rule file", problems)
+    if text is None:
         return []
     doc = load_yaml(text, path, problems=problems)
     if doc is None:

@@ -25,7 +25,7 @@ class AlertmanagerSource:
 
     def __init__(self, settings: HttpSource) -> None:
         self.access = Access.from_settings(self.name, settings)
-        self.url = settings.url
+        self.url = self.access.url  # without user:password@, which went into the access
         self.timeout = settings.timeout
         self._http: httpx.AsyncClient = self.access.async_client()
 

@@ -20,9 +20,11 @@ from typing import Any
 
 import httpx
 
-from console.config import HttpSource
+from console.config import MAX_SECRET_BYTES, HttpSource, url_credentials, url_problem
 from console.durations import format_duration
+from console.errors import ProblemList
 from console.telemetry.errors import RequestRejected, SourceConfigError, SourceUnavailable
+from console.yamlsrc import read_source_bytes
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
 _SSL = re.compile(r"\[SSL: [A-Z0-9_]+\] ([^'\"(|]+)")
@@ -41,12 +43,16 @@ def _secret(source: str, url: str, what: str, env: str | None, file: Path | None
         return value.strip()
     if file:
         path = Path(os.path.expanduser(str(file)))
+        problems = ProblemList()
+        raw = read_source_bytes(path, f"{what}_file", problems, limit=MAX_SECRET_BYTES)
+        if raw is None:
+            reason = problems.items[0].message if problems.items else "cannot read it"
+            raise SourceConfigError(source, url, f"{path}: {reason}")
         try:
-            value = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            value = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
             raise SourceConfigError(
-                source, url, f"cannot read {what}_file {path}: {reason}"
+                source, url, f"cannot read {what}_file {path}: it is not UTF-8 text"
             ) from None
         if not value:
             raise SourceConfigError(source, url, f"{what}_file {path} is empty")
@@ -72,8 +78,15 @@ class Access:
 
     @classmethod
     def from_settings(cls, source: str, settings: HttpSource) -> Access:
-        """Read the credentials and TLS files named by ``settings``; raise ``SourceConfigError``."""
-        url = settings.url
+        """Read the credentials and TLS files named by ``settings``; raise ``SourceConfigError``.
+
+        ``user:password@`` in the URL becomes basic auth and is removed from the URL, so the
+        URL the client uses (and every message shows) carries no secret.
+        """
+        url, url_auth = url_credentials(settings.url)
+        problem = url_problem(url)
+        if problem:
+            raise SourceConfigError(source, url, problem)
         headers = dict(settings.headers)
         token = _secret(
             source, url, "bearer_token", settings.bearer_token_env, settings.bearer_token_file
@@ -87,6 +100,8 @@ class Access:
                 source, url, "basic_auth.password", auth.password_env, auth.password_file
             )
             basic = (auth.username, password or "")
+        elif url_auth is not None:
+            basic = url_auth
         tls = settings.tls
         ca_file = str(tls.ca_file) if tls.ca_file else None
         cert: tuple[str, str] | str | None = None

@@ -68,7 +68,7 @@ class PrometheusSource:
 
     def __init__(self, settings: HttpSource) -> None:
         self.access = Access.from_settings(self.name, settings)
-        self.url = settings.url
+        self.url = self.access.url  # without user:password@, which went into the access
         self.timeout = settings.timeout
         session = requests.Session()
         session.verify = (self.access.ca_file or True) if settings.tls.verify else False

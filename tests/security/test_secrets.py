@@ -13,7 +13,12 @@ from console.cli import cli
 from console.config import parse_config
 from console.journal.reader import read_log
 from console.journal.verify import verify_path
-from console.secret_values import MIN_LITERAL_LEN, secret_env_names, secret_literals
+from console.secret_values import (
+    MIN_LITERAL_LEN,
+    read_secret_file,
+    secret_env_names,
+    secret_literals,
+)
 from tests.execute.conftest import fence
 
 FRONT = "---\nid: secrets-test\n---\n# Secrets test\n\n## 1. Look\n\nLook around.\n\n"
@@ -131,10 +136,13 @@ def test_secret_literals_read_env_values_and_secret_files(tmp_path: Path) -> Non
 
 
 def test_an_unreadable_or_huge_secret_file_is_skipped(tmp_path: Path) -> None:
-    (tmp_path / "big").write_bytes(b"x" * (1 << 20))
+    (tmp_path / "ok").write_text("a-real-token-value\n")
     config = parse_config(
-        "prometheus: {url: 'http://127.0.0.1:9090', bearer_token_file: big}\n"
+        "prometheus: {url: 'http://127.0.0.1:9090', bearer_token_file: ok}\n"
         "alertmanager: {url: 'http://127.0.0.1:9093', bearer_token_file: missing}\n",
         tmp_path / "c.yaml",
     ).config
+    # The file grows past the bound after the config was checked: it is skipped, not read whole.
+    (tmp_path / "ok").write_bytes(b"x" * (1 << 20))
     assert secret_literals(config, {}) == {}
+    assert read_secret_file(tmp_path / "ok") is None
