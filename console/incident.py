@@ -81,6 +81,11 @@ class Incident:
         return self.log.path if self.log else None
 
     @property
+    def warnings(self) -> list[str]:
+        """What opening the log warned about (who else can read or write it)."""
+        return self.log.warnings if self.log else []
+
+    @property
     def incident_id(self) -> str:
         """The incident's id (``INC-...``)."""
         return self.state.incident
@@ -98,8 +103,11 @@ class Incident:
         accepted: list[Problem] | None = None,
         accept_reason: str | None = None,
         in_memory: bool = False,
+        on_fault: Callable[[JournalFault], None] | None = None,
     ) -> Incident:
-        """Start a new incident log (or an in-memory one) and record how it was started."""
+        """Start a new incident log (or an in-memory one) and record how it was started.
+
+        ``on_fault`` hears of every journal fault as it starts, repeats and clears."""
         config = loaded.config
         faults: list[JournalFault] = []
         log: JournalLog | None = None
@@ -121,7 +129,7 @@ class Incident:
                 fsync=config.journal.fsync,
                 redact=config.redact,
                 redact_defaults=config.redact_defaults,
-                on_fault=faults.append,
+                on_fault=_fault_listener(faults, on_fault),
             )
             inner = log
         state = fold(_events_so_far(inner, log))
@@ -142,8 +150,19 @@ class Incident:
         return incident
 
     @classmethod
-    async def resume(cls, loaded: LoadedConfig, path: Path) -> Incident:
-        """Reopen an incident's log for appending; the state is the fold of what it holds."""
+    async def resume(
+        cls,
+        loaded: LoadedConfig,
+        path: Path,
+        *,
+        mode: Mode = "live",
+        on_fault: Callable[[JournalFault], None] | None = None,
+    ) -> Incident:
+        """Reopen an incident's log for appending; the state is the fold of what it holds.
+
+        ``mode`` is what will be recorded: a log of the other mode (a drill's log for a live
+        run, a live log for a drill) is refused with ``JournalError`` before anything runs.
+        """
         config = loaded.config
         faults: list[JournalFault] = []
         log = JournalLog.open_for_append(
@@ -152,7 +171,9 @@ class Incident:
             actor=config.actor,
             redact=config.redact,
             redact_defaults=config.redact_defaults,
-            on_fault=faults.append,
+            on_fault=_fault_listener(faults, on_fault),
+            mode=mode,
+            profile=config.profile,
         )
         events = read_log(path).events
         return cls(IncidentSink(log, fold(events)), log, faults)
@@ -177,6 +198,19 @@ class Incident:
         if self.log is not None:
             event = await self.log.suspend(reason)
             self.state.apply(event)
+
+
+def _fault_listener(
+    faults: list[JournalFault], also: Callable[[JournalFault], None] | None
+) -> Callable[[JournalFault], None]:
+    """Keep every fault in ``faults`` (the TUI shows them) and pass it on to ``also``."""
+
+    def heard(fault: JournalFault) -> None:
+        faults.append(fault)
+        if also is not None:
+            also(fault)
+
+    return heard
 
 
 def _opened(title: str, profile: str, runbook: Runbook | None, scenario: str | None) -> Payload:
