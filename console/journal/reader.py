@@ -128,7 +128,8 @@ def read_batches(path: str | Path) -> Iterator[LineBatch]:
             if len(rest) > MAX_LINE_BYTES:
                 skipped, rest = len(rest) - MAX_LINE_BYTES, rest[:MAX_LINE_BYTES]
         if rest or skipped:
-            yield LineBatch(number, offset, [LongLine(rest, len(rest) + skipped)], torn=True)
+            tail = LongLine(rest, len(rest) + skipped) if skipped else rest
+            yield LineBatch(number, offset, [tail], torn=True)
     finally:
         handle.close()
 

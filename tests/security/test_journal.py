@@ -438,3 +438,15 @@ async def test_run_says_when_a_journal_fault_starts_and_when_it_clears(
     err = capsys.readouterr().err
     assert err.count("cannot write the incident log") == 1  # not once per retry
     assert "No space left on device" in err and "fault cleared" in err
+
+
+def test_prod_refuses_to_create_a_log_in_a_folder_others_can_write(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    with pytest.raises(JournalError, match=f"journal folder {shared}"):
+        JournalLog.create(shared, None, "x", profile="prod", fsync="never")
+    assert list(shared.iterdir()) == []  # nothing left behind
+    log = JournalLog.create(shared, None, "x", fsync="never")  # dev: a warning
+    assert any(str(shared) in w for w in log.warnings)
+    asyncio.run(log.close())
