@@ -83,6 +83,11 @@ class Incident:
         return self.log.path if self.log else None
 
     @property
+    def warnings(self) -> list[str]:
+        """What opening the log warned about (who else can read or write it)."""
+        return self.log.warnings if self.log else []
+
+    @property
     def incident_id(self) -> str:
         """The incident's id (``INC-...``)."""
         return self.state.incident
@@ -101,11 +106,13 @@ class Incident:
         accept_reason: str | None = None,
         in_memory: bool = False,
         redactor: Redactor | None = None,
+        on_fault: Callable[[JournalFault], None] | None = None,
     ) -> Incident:
         """Start a new incident log (or an in-memory one) and record how it was started.
 
         ``redactor`` is the session's (default: built from the config); the journal and every
-        screen that shows the incident use it.
+        screen that shows the incident use it. ``on_fault`` hears of every journal fault as it
+        starts, repeats and clears.
         """
         config = loaded.config
         redactor = redactor or session_redactor(config)
@@ -128,7 +135,7 @@ class Incident:
                 key=journal_key(loaded),
                 fsync=config.journal.fsync,
                 redactor=redactor,
-                on_fault=faults.append,
+                on_fault=_fault_listener(faults, on_fault),
             )
             inner = log
         state = fold(_events_so_far(inner, log))
@@ -150,9 +157,19 @@ class Incident:
 
     @classmethod
     async def resume(
-        cls, loaded: LoadedConfig, path: Path, *, redactor: Redactor | None = None
+        cls,
+        loaded: LoadedConfig,
+        path: Path,
+        *,
+        mode: Mode = "live",
+        redactor: Redactor | None = None,
+        on_fault: Callable[[JournalFault], None] | None = None,
     ) -> Incident:
-        """Reopen an incident's log for appending; the state is the fold of what it holds."""
+        """Reopen an incident's log for appending; the state is the fold of what it holds.
+
+        ``mode`` is what will be recorded: a log of the other mode (a drill's log for a live
+        run, a live log for a drill) is refused with ``JournalError`` before anything runs.
+        """
         config = loaded.config
         redactor = redactor or session_redactor(config)
         faults: list[JournalFault] = []
@@ -161,7 +178,9 @@ class Incident:
             key=journal_key(loaded),
             actor=config.actor,
             redactor=redactor,
-            on_fault=faults.append,
+            on_fault=_fault_listener(faults, on_fault),
+            mode=mode,
+            profile=config.profile,
         )
         events = read_log(path).events
         return cls(IncidentSink(log, fold(events)), log, faults, redactor)
@@ -186,6 +205,19 @@ class Incident:
         if self.log is not None:
             event = await self.log.suspend(reason)
             self.state.apply(event)
+
+
+def _fault_listener(
+    faults: list[JournalFault], also: Callable[[JournalFault], None] | None
+) -> Callable[[JournalFault], None]:
+    """Keep every fault in ``faults`` (the TUI shows them) and pass it on to ``also``."""
+
+    def heard(fault: JournalFault) -> None:
+        faults.append(fault)
+        if also is not None:
+            also(fault)
+
+    return heard
 
 
 def _opened(title: str, profile: str, runbook: Runbook | None, scenario: str | None) -> Payload:

@@ -59,7 +59,7 @@ def _runbook_hashes(log: Path, paths: list[str]) -> dict[str, str | None]:
             try:
                 out[path] = hashlib.sha256(candidate.read_bytes()).hexdigest()
                 break
-            except OSError:
+            except (OSError, ValueError):  # ValueError: a NUL byte in the logged path
                 continue
     return out
 

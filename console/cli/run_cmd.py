@@ -48,6 +48,7 @@ from console.execute.session import (
     StepRun,
 )
 from console.incident import Incident
+from console.journal.events import JournalFault, Mode
 from console.journal.log import JournalError
 from console.journal.sink import EventSink, MemorySink
 from console.runbook.model import Block, Runbook, Step, VarSpec
@@ -216,12 +217,18 @@ async def _open_incident(
     accept_risk: str | None,
     drill: DrillRun | None,
 ) -> Incident:
-    """A new log (or an existing one to append to) that records this run."""
+    """A new log (or an existing one to append to) that records this run.
+
+    A drill appends only to a drill's log and a live run only to a live log (else exit 2)."""
+    mode: Mode = "drill" if drill else "live"
     if journal is not None and journal.is_file():
-        incident = await Incident.resume(loaded, journal, redactor=printer_redactor())
+        incident = await Incident.resume(
+            loaded, journal, mode=mode, redactor=printer_redactor(), on_fault=_fault_printer()
+        )
+        _print_warnings(incident)
         await incident.record_runbook(runbook)
         return incident
-    return await Incident.open(
+    incident = await Incident.open(
         loaded,
         f"run {runbook.id}" + (f" (scenario {drill.scenario.title})" if drill else ""),
         mode="drill" if drill else "live",
@@ -232,7 +239,44 @@ async def _open_incident(
         accept_reason=accept_risk,
         in_memory=no_journal,
         redactor=printer_redactor(),
+        on_fault=_fault_printer(),
     )
+    _print_warnings(incident)
+    return incident
+
+
+def _print_warnings(incident: Incident) -> None:
+    for warning in incident.warnings:
+        echo(f"incident-console: warning: {warning}", err=True)
+
+
+def _fault_printer() -> Callable[[JournalFault], None]:
+    """Say when the journal starts failing and when it clears; the retries between are quiet."""
+    failing: set[str] = set()
+
+    def heard(fault: JournalFault) -> None:
+        if fault.recovered:
+            failing.discard(fault.operation)
+            refused = (
+                f"; decision(s) at seq {', '.join(map(str, fault.failed_seqs))} were refused "
+                "and not acted on"
+                if fault.failed_seqs
+                else ""
+            )
+            echo(
+                f"incident-console: journal: the {fault.operation} fault cleared after "
+                f"{fault.attempts} attempt(s); the log is complete again{refused}",
+                err=True,
+            )
+        elif fault.operation not in failing:
+            failing.add(fault.operation)
+            echo(
+                f"incident-console: journal: cannot {fault.operation} the incident log: "
+                f"{fault.error}; retrying (events are held in memory until it clears)",
+                err=True,
+            )
+
+    return heard
 
 
 def _poller(config: Config, incident: Incident, drill: DrillRun | None) -> TelemetryPoller | None:

@@ -8,10 +8,11 @@ payload model that ``type`` names: a discriminated union on ``type``.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, ClassVar, Literal
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -19,6 +20,9 @@ Verdict = Literal["pass", "fail", "error", "indeterminate"]
 BlockVerdict = Literal["pass", "fail", "error", "indeterminate", "cancelled", "skipped"]
 Mode = Literal["live", "drill", "test"]
 Milestone = Literal["impact_started", "detected", "acknowledged", "mitigated", "resolved", "closed"]
+# Clocks and durations: a finite number, never negative. NaN, Infinity or a negative value in a
+# log did not come from the console, and would crash or falsify every figure computed from it.
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Payload(BaseModel):
@@ -29,8 +33,23 @@ class Payload(BaseModel):
     TYPE: ClassVar[str] = ""
     DECISION: ClassVar[bool] = False
 
+    @model_validator(mode="after")
+    def _moments_in_utc(self) -> Payload:
+        """Every moment must exist in UTC: ``0001-01-01T00:00+14:00`` does not, and would
+        crash export, timeline and fold when they convert it."""
+        for name, value in self.__dict__.items():
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                try:
+                    value.astimezone(UTC)
+                except OverflowError:
+                    raise ValueError(
+                        f"{name}: {value.isoformat()} is out of range in UTC"
+                    ) from None
+        return self
+
 
 EVENT_TYPES: dict[str, type[Payload]] = {}
+_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 
 
 def _register(cls: type[Payload]) -> type[Payload]:
@@ -183,7 +202,7 @@ class SourceUp(Payload):
     TYPE = "source.up"
     source: str
     url: str = ""
-    down_for_s: float | None = None
+    down_for_s: Seconds | None = None
 
 
 @_register
@@ -279,7 +298,7 @@ class NodeResult(Payload):
     verdict: Verdict
     exit: int | None = None
     signal: str | None = None
-    duration_s: float = 0.0
+    duration_s: Seconds = 0.0
     reason: str = ""
     value: float | None = None
     attempt: int = 1
@@ -292,7 +311,7 @@ class BlockFinished(Payload):
     block: str
     verdict: BlockVerdict
     counts: dict[str, int] = Field(default_factory=dict)
-    duration_s: float = 0.0
+    duration_s: Seconds = 0.0
     reason: str = ""
 
 
@@ -355,7 +374,7 @@ class MilestoneSet(Payload):
 @_register
 class DrillInject(Payload):
     TYPE = "drill.inject"
-    at_s: float
+    at_s: Seconds
     description: str = ""
     effects: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -377,9 +396,9 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     v: int = SCHEMA_VERSION
-    seq: int
+    seq: int = Field(ge=0)
     ts: str
-    mono: float
+    mono: Seconds
     type: str
     incident: str
     actor: str
@@ -387,6 +406,18 @@ class Event(BaseModel):
     data: Payload
     prev: str
     hash: str
+
+    @field_validator("ts")
+    @classmethod
+    def _utc_moment(cls, value: str) -> str:
+        """``ts`` must be a UTC moment (``...Z``): export, timeline and resume compute with it."""
+        if not _TS.fullmatch(value):
+            raise ValueError(f"ts {value[:40]!r} is not a UTC time like 2026-11-22T10:15:03Z")
+        try:
+            datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise ValueError(f"ts {value!r} is not a UTC time: {exc}") from None
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -26,6 +26,7 @@ import hashlib
 import os
 import re
 import socket
+import stat
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,6 +137,40 @@ def _describe(err: OSError) -> str:
     return f"{err.strerror or err} ({name})" if name else str(err)
 
 
+def exposure(fd: int, path: Path, *, strict: bool) -> list[str]:
+    """Warnings naming the log (open as ``fd``) or its folder when others may read or write them.
+
+    A log holds command output and hostnames, so only its owner should read it; one that others
+    can write, or that sits in a folder others can write (not sticky: they could swap the file),
+    could be rewritten behind the writer's back. ``strict`` (the ``prod`` profile) refuses
+    those with ``JournalError`` instead of warning.
+    """
+    warnings, refused = [], []
+    mode = os.fstat(fd).st_mode
+    if mode & 0o022:
+        refused.append(f"{path} can be written by others (mode {stat.S_IMODE(mode):04o})")
+    elif mode & 0o044:
+        warnings.append(
+            f"{path} can be read by others (mode {stat.S_IMODE(mode):04o}): it holds command "
+            f"output; run `chmod 600 {path}`"
+        )
+    folder = path.parent
+    try:
+        folder_mode = os.stat(folder).st_mode
+    except OSError:
+        folder_mode = 0
+    if folder_mode & 0o022 and not folder_mode & stat.S_ISVTX:
+        refused.append(
+            f"the journal folder {folder} can be written by others "
+            f"(mode {stat.S_IMODE(folder_mode):04o}, not sticky): they could replace the log"
+        )
+    if refused and strict:
+        raise JournalError(
+            "; ".join(refused) + ": refused under the prod profile (make it the owner's only)"
+        )
+    return warnings + refused
+
+
 class JournalLog:
     """The single writer of one incident log. Create with ``create`` or ``open_for_append``."""
 
@@ -169,6 +204,7 @@ class JournalLog:
         self.redactor = redactor
         self.on_fault = on_fault
         self.fault: JournalFault | None = None
+        self.warnings: list[str] = []  # who else can read or write the log (see ``exposure``)
         self._fd = fd
         self._key = key
         self._seq = next_seq
@@ -253,6 +289,12 @@ class JournalLog:
         else:
             raise JournalError(f"{folder}: cannot find a free log name for {incident}")
         _lock(fd, target)
+        try:
+            warnings = exposure(fd, target, strict=profile == "prod")
+        except JournalError:
+            os.close(fd)
+            target.unlink(missing_ok=True)
+            raise
         log = cls(
             target,
             fd,
@@ -268,6 +310,7 @@ class JournalLog:
             clock=clock,
             monotonic=monotonic,
         )
+        log.warnings = warnings
         opened = IncidentOpened(
             title=title,
             profile=profile,
@@ -305,12 +348,17 @@ class JournalLog:
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        mode: Mode | None = None,
+        profile: str | None = None,
     ) -> JournalLog:
         """Resume an open incident's log and record ``incident.resumed``.
 
         The whole log is verified first: damage anywhere before the last line refuses it. A torn
         last line is moved to ``<log>.broken``, cut off, and recorded. ``fsync`` defaults to the
-        policy the log was opened with. Raises ``JournalError`` with the findings.
+        policy the log was opened with. ``mode``: what the caller will record (``live`` or
+        ``drill``); a log of another mode is refused, so simulated and real results never mix.
+        ``profile``: the config's (``prod`` refuses a log or folder others can write). Raises
+        ``JournalError`` with the findings, before anything is written.
         """
         target = Path(path)
         try:
@@ -319,6 +367,7 @@ class JournalLog:
             raise JournalError(f"{target}: cannot open the log: {_describe(exc)}") from None
         _lock(fd, target)
         try:
+            warnings = exposure(fd, target, strict=profile == "prod")
             verifier = Verifier(str(target), key=key)
             for batch in read_batches(target):
                 verifier.feed_batch(batch)
@@ -339,6 +388,12 @@ class JournalLog:
                 raise JournalError(
                     f"{target}: the incident was closed (seq {report.last_seq}); a closed log "
                     "is never appended to"
+                )
+            if mode is not None and report.mode != mode:
+                raise JournalError(
+                    f"{target} is a {report.mode} log and this is a {mode} run: {mode} results "
+                    f"are never appended to a {report.mode} log (nothing was run or written; "
+                    "give a folder to start a new log)"
                 )
             opened = verifier.opened or {}
             policy: FsyncPolicy = fsync or opened.get("fsync", "always")
@@ -364,6 +419,7 @@ class JournalLog:
                 clock=clock,
                 monotonic=monotonic,
             )
+            log.warnings = warnings
             resumed = IncidentResumed(
                 after_crash=report.torn_tail is not None
                 or verifier.last_type != "incident.suspended",

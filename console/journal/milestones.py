@@ -94,7 +94,7 @@ class MilestoneBook:
                 f"'{label}' is already set (seq {earlier.seq}, {utc_text(earlier.at)}); "
                 f"record a correction pointing at seq {earlier.seq} instead"
             )
-        if mark.at > recorded + FUTURE_SLACK:
+        if mark.at - recorded > FUTURE_SLACK:  # a difference never overflows; a sum may
             out.append(f"'{label}' at {utc_text(mark.at)} is in the future")
         out.extend(ordering_problems({**self.current, milestone.name: mark}))
         return out

@@ -21,6 +21,9 @@ from console.errors import ConsoleError, Problem
 from console.journal.events import Event
 
 _CHUNK = 1 << 22
+MAX_LINE_BYTES = 16 << 20  # the writer's biggest line is far smaller (output is capped per node)
+MAX_DEPTH = 32  # the deepest event the console writes is about 6 levels of objects and lists
+MAX_INT_DIGITS = 20  # enough for any seq, exit code or count; more is a hostile line
 
 
 class LogUnreadable(ConsoleError):
@@ -59,6 +62,25 @@ class ReadResult:
     torn_tail: TornTail | None = None
 
 
+class LongLine(bytes):
+    """The first bytes of a line longer than ``MAX_LINE_BYTES``; ``size`` is its real length.
+
+    Only the start is kept, so a hostile gigabyte line cannot exhaust memory; offsets after it
+    stay right because they add up ``size``."""
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int) -> LongLine:
+        line = super().__new__(cls, head)
+        line.size = size
+        return line
+
+
+def line_size(line: bytes) -> int:
+    """The length of ``line`` in the file (a ``LongLine`` was cut when it was read)."""
+    return line.size if isinstance(line, LongLine) else len(line)
+
+
 class LineBatch(NamedTuple):
     """Consecutive lines as read: the first one's line number and byte offset, then the lines
     (newlines stripped). ``torn``: the batch is the final unterminated bytes."""
@@ -72,7 +94,8 @@ class LineBatch(NamedTuple):
 def read_batches(path: str | Path) -> Iterator[LineBatch]:
     """Yield the log's lines a few MiB at a time; the final unterminated bytes come as torn.
 
-    Raises ``LogUnreadable`` if the file cannot be opened or read.
+    A line over ``MAX_LINE_BYTES`` comes as a ``LongLine``: its start only, which
+    ``parse_record`` refuses. Raises ``LogUnreadable`` if the file cannot be opened or read.
     """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed in the finally below
@@ -80,6 +103,7 @@ def read_batches(path: str | Path) -> Iterator[LineBatch]:
         raise LogUnreadable(f"{path}: cannot read the log: {exc.strerror or exc}") from None
     try:
         number, offset, rest = 1, 0, b""
+        skipped = 0  # bytes of an over-long line dropped after its kept start
         while True:
             try:
                 chunk = handle.read(_CHUNK)
@@ -87,25 +111,75 @@ def read_batches(path: str | Path) -> Iterator[LineBatch]:
                 raise LogUnreadable(f"{path}: cannot read the log: {exc.strerror or exc}") from None
             if not chunk:
                 break
+            if skipped:
+                end = chunk.find(b"\n")
+                if end < 0:
+                    skipped += len(chunk)
+                    continue
+                first, chunk = LongLine(rest, len(rest) + skipped + end), chunk[end + 1 :]
+                yield LineBatch(number, offset, [first])
+                number, offset, rest, skipped = number + 1, offset + first.size + 1, b"", 0
             *complete, rest = (rest + chunk).split(b"\n")
+            complete = [_bounded(line) for line in complete]
             if complete:
                 yield LineBatch(number, offset, complete)
                 number += len(complete)
-                offset += sum(len(line) for line in complete) + len(complete)
-        if rest:
-            yield LineBatch(number, offset, [rest], torn=True)
+                offset += sum(line_size(line) for line in complete) + len(complete)
+            if len(rest) > MAX_LINE_BYTES:
+                skipped, rest = len(rest) - MAX_LINE_BYTES, rest[:MAX_LINE_BYTES]
+        if rest or skipped:
+            tail = LongLine(rest, len(rest) + skipped) if skipped else rest
+            yield LineBatch(number, offset, [tail], torn=True)
     finally:
         handle.close()
 
 
+def _bounded(line: bytes) -> bytes:
+    """``line``, or its start as a ``LongLine`` if it is over ``MAX_LINE_BYTES``."""
+    return LongLine(line[:MAX_LINE_BYTES], len(line)) if len(line) > MAX_LINE_BYTES else line
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether objects and lists nest deeper than ``MAX_DEPTH`` (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > MAX_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def parse_record(data: bytes) -> dict[str, Any]:
-    """The JSON object of one line; raises ``ValueError`` saying why it is not one."""
+    """The JSON object of one line; raises ``ValueError`` saying why it is not one.
+
+    Bounded, so no line can crash or exhaust a reader: at most ``MAX_LINE_BYTES`` long,
+    ``MAX_DEPTH`` levels deep and ``MAX_INT_DIGITS`` digits per integer.
+    """
+    if isinstance(data, LongLine) or len(data) > MAX_LINE_BYTES:
+        size = line_size(data)
+        raise ValueError(f"a line of {size} bytes, over the limit of {MAX_LINE_BYTES}")
     try:
-        record = json.loads(data.decode("utf-8"))  # decoding first: twice as fast as bytes
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # decoding first: twice as fast as bytes
+        record = json.loads(data.decode("utf-8"), parse_int=_bounded_int)
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, or an integer too long
         raise ValueError(f"not valid JSON ({exc})") from None
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
+    # Counting brackets is quick and most lines have few; only those with many are walked.
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _too_deep(record):
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
     return record
 
 
@@ -130,7 +204,7 @@ def read_log(path: str | Path) -> ReadResult:
     for batch in read_batches(path):
         if batch.torn:
             data = batch.lines[0]
-            result.torn_tail = TornTail(batch.offset, len(data), batch.number, data)
+            result.torn_tail = TornTail(batch.offset, line_size(data), batch.number, data)
             break
         for number, data in enumerate(batch.lines, batch.number):
             expected = result.events[-1].seq + 1 if result.events else 0
@@ -169,7 +243,10 @@ def follow_log(
                 continue
             buf = rest + chunk
             *complete, rest = buf.split(b"\n")
+            if len(rest) > MAX_LINE_BYTES:  # keep the start: parse_record refuses it anyway
+                rest = LongLine(rest[:MAX_LINE_BYTES], len(rest))
             for data in complete:
+                data = _bounded(data)
                 try:
                     yield parse_event(parse_record(data))
                 except ValueError as exc:

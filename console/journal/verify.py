@@ -15,9 +15,11 @@ passed before it, a check ran after each action, milestones are in order, runboo
 from __future__ import annotations
 
 import hmac
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,22 +31,41 @@ from console.journal.events import (
     BlockCancelled,
     BlockFinished,
     BlockStarted,
+    DrillInject,
     Event,
     IncidentClosed,
+    IncidentOpened,
     IncidentResumed,
     JournalFault,
     MilestoneSet,
     NodeResult,
     RunbookLoaded,
 )
-from console.journal.milestones import MilestoneBook, parse_ts
-from console.journal.reader import LineBatch, RawLine, parse_event, parse_record, read_batches
+from console.journal.milestones import MilestoneBook, as_utc, parse_ts, utc_text
+from console.journal.reader import (
+    MAX_LINE_BYTES,
+    LineBatch,
+    RawLine,
+    line_size,
+    parse_event,
+    parse_record,
+    read_batches,
+)
 
 Category = Literal["integrity", "completeness", "policy"]
 Severity = Literal["error", "warning", "info"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _OUTPUT_END = b'","type":"block.output","v":1}'
+_INCIDENT_FILE = re.compile(r"(INC-\d{8}T\d{6}Z-[a-z0-9-]+)\.jsonl")
+_WRITTEN_TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+# How far clocks may legitimately wander before verify calls it out.
+CLOCK_STEP = timedelta(seconds=60)  # an NTP correction steps the wall clock by seconds
+FUTURE_SLACK = timedelta(hours=1)  # the writing machine's clock a little ahead of this one
+BACKDATE_LIMIT = timedelta(days=30)  # a milestone set long after the fact (impact began earlier)
+# A promql check judges each returned series as a node; the block starts on "prometheus".
+_SERIES_LANGS = frozenset({"promql"})
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,8 @@ class _Run:
     block: str
     kind: str
     requires: list[str]
+    lang: str = "sh"
+    nodes: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -162,6 +185,7 @@ class Verifier:
     file: str
     key: bytes | None = None
     head: str | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
     findings: list[Finding] = field(default_factory=list)
     runbooks: list[LoadedRunbook] = field(default_factory=list)
     milestones: MilestoneBook = field(default_factory=MilestoneBook)
@@ -191,6 +215,14 @@ class Verifier:
     _passed: set[str] = field(default_factory=set)
     _awaiting_check: dict[str, _Run] = field(default_factory=dict)
     _milestone_lines: dict[int, int] = field(default_factory=dict)
+    _opened_at: datetime | None = None
+    _last_ts: str | None = None  # as written: fixed width, so byte order is time order
+    _last_mono: float = 0.0  # within this session (the monotonic clock restarts with each)
+    _mode_mixed: bool = False
+
+    def __post_init__(self) -> None:
+        future = (self.now + FUTURE_SLACK).astimezone(UTC).replace(tzinfo=None)
+        self._future_ts = (future.isoformat(timespec="microseconds") + "Z").encode()
 
     # -- integrity ------------------------------------------------------------------------
 
@@ -199,13 +231,14 @@ class Verifier:
         self._last_line = raw.number
         if raw.torn:
             seq = self._expected + self._slack
-            self.torn = TornInfo(raw.offset, len(raw.data), raw.number, seq)
+            length = line_size(raw.data)
+            self.torn = TornInfo(raw.offset, length, raw.number, seq)
             self._add(
                 "integrity",
                 "torn-tail",
                 seq,
                 raw.number,
-                f"torn tail: {len(raw.data)} byte(s) at offset {raw.offset} without a final "
+                f"torn tail: {length} byte(s) at offset {raw.offset} without a final "
                 "newline, a write cut short by a crash (not tampering); resuming the incident "
                 "moves them to a .broken file and records it",
                 "warning",
@@ -231,13 +264,13 @@ class Verifier:
             if not batch.torn:
                 run_end = self._fast_run(lines, i)
                 number += run_end - i
-                offset += sum(len(line) for line in lines[i:run_end]) + run_end - i
+                offset += sum(line_size(line) for line in lines[i:run_end]) + run_end - i
                 i = run_end
                 if i == len(lines):
                     break
             data = lines[i]
             self.feed(RawLine(number, offset, data, batch.torn))
-            i, number, offset = i + 1, number + 1, offset + len(data) + 1
+            i, number, offset = i + 1, number + 1, offset + line_size(data) + 1
 
     def _fast_run(self, lines: list[bytes], i: int) -> int:
         """Accept consecutive ``block.output`` lines from ``lines[i]`` that are exactly what the
@@ -251,11 +284,14 @@ class Verifier:
         mid, prev_hash = self._mid, self._prev
         if mid is None or prev_hash is None or self._slack or self.closed_seq is not None:
             return i
+        if self._last_ts is None:
+            return i
         key, head = self._hash_key, (self.head or "").encode()
         expected, prev, start = self._expected, prev_hash.encode(), i
         mono_skip, end_size = 73 + len(mid), len(_OUTPUT_END)
+        last_ts, last_mono, future = self._last_ts.encode(), self._last_mono, self._future_ts
         for data in lines[i:]:
-            if not data.endswith(_OUTPUT_END):
+            if not data.endswith(_OUTPUT_END) or len(data) >= MAX_LINE_BYTES:
                 break
             at = data.rfind(b',"hash":"')
             if at <= 0 or not data.startswith(mid, at + 73):
@@ -268,7 +304,18 @@ class Verifier:
             seq_at = prev_at + 73
             if not data.startswith(prev, prev_at + 9) or not data.startswith(marker, seq_at):
                 break
-            if data.find(b'"', seq_at + len(marker)) != len(data) - end_size:
+            ts_at, ts_end = seq_at + len(marker), len(data) - end_size
+            if data.find(b'"', ts_at) != ts_end:
+                break
+            # Clocks: anything but a well-formed time and mono moving forward goes to ``feed``.
+            ts = data[ts_at:ts_end]
+            if not (_WRITTEN_TS.fullmatch(ts) and last_ts <= ts <= future):
+                break
+            try:
+                mono = float(data[mono_at:prev_at])
+            except ValueError:
+                break
+            if not (math.isfinite(mono) and mono >= last_mono):
                 break
             digest = body_hash(data[:at] + data[at + 74 :], key).encode()
             if not data.startswith(digest, at + 9):
@@ -276,7 +323,9 @@ class Verifier:
             if head and digest.startswith(head):
                 self._head_seen = True
             prev, expected, i = digest, expected + 1, i + 1
+            last_ts, last_mono = ts, mono
         if i > start:
+            self._last_ts, self._last_mono = last_ts.decode(), last_mono
             self.records += i - start
             self.last_type = "block.output"
             self.last_seq, self._expected = expected - 1, expected
@@ -298,7 +347,9 @@ class Verifier:
         self.records += 1
         claimed = record["hash"]
         position = self._expected + self._slack
-        if record["incident"] != self.incident or record["mode"] != self.mode:
+        if record["incident"] == self.incident and record["mode"] != self.mode:
+            self._mixed(position, raw.number, f"a {record['mode']} event")
+        elif record["incident"] != self.incident or record["mode"] != self.mode:
             self._add(
                 "integrity",
                 "foreign-line",
@@ -352,6 +403,16 @@ class Verifier:
     def _first(self, raw: RawLine, record: dict[str, Any]) -> None:
         """The first event fixes the incident, mode and chain every other line must match."""
         self.incident, self.mode = record["incident"], record["mode"]
+        named = _INCIDENT_FILE.fullmatch(Path(self.file).name)
+        if named and named.group(1) != self.incident:
+            self._add(
+                "integrity",
+                "incident-mismatch",
+                record["seq"],
+                raw.number,
+                f"the file is named for incident {named.group(1)} but its log is incident "
+                f"{self.incident!r}: another incident's log was put in its place",
+            )
         data = record.get("data")
         if record["type"] == "incident.opened" and record["seq"] == 0 and isinstance(data, dict):
             self.opened = data
@@ -454,6 +515,7 @@ class Verifier:
 
     def _event(self, event: Event, line: int) -> None:
         data = event.data
+        self._clocks(event, line)
         if isinstance(data, BlockStarted):
             self._started(event.seq, line, data)
         elif isinstance(data, BlockFinished | BlockCancelled):
@@ -465,6 +527,15 @@ class Verifier:
                 self._passed.add(run.block)
         elif isinstance(data, NodeResult):
             run = self._known(event, line, data.run)
+            if run and run.lang not in _SERIES_LANGS and data.node not in run.nodes:
+                self._add(
+                    "completeness",
+                    "node-not-started",
+                    event.seq,
+                    line,
+                    f"result from {data.node} for {run.kind} {data.block!r} (run {data.run}), "
+                    f"which started on {', '.join(sorted(run.nodes)) or 'no node'} only",
+                )
             if run and run.kind == "action" and data.node not in self._confirmed.get(data.run, ()):
                 self._add(
                     "completeness",
@@ -489,12 +560,98 @@ class Verifier:
                 for name in [n for n, r in table.items() if r.seq in failed]:
                     del table[name]
         elif isinstance(data, MilestoneSet):
+            self._backdated(event, data, line)
             self._milestone_lines[event.seq] = line
             self.milestones.apply(data, event.seq, parse_ts(event.ts))
         elif isinstance(data, RunbookLoaded):
             self.runbooks.append(LoadedRunbook(event.seq, line, data.path, data.sha256))
         elif isinstance(data, IncidentClosed):
             self._closed(event, data, line)
+        elif isinstance(data, IncidentOpened) and event.seq != 0:
+            self._add(
+                "integrity",
+                "reopened",
+                event.seq,
+                line,
+                "a second incident.opened: an incident is opened once, at seq 0 (another log's "
+                "start was spliced in, or the log was rewritten)",
+            )
+        elif isinstance(data, DrillInject) and self.mode != "drill":
+            self._mixed(event.seq, line, "a drill injection")
+
+    def _mixed(self, seq: int, line: int, what: str) -> None:
+        """A drill's event in a live log or the other way round (reported once per log)."""
+        if self._mode_mixed:
+            return
+        self._mode_mixed = True
+        self._add(
+            "integrity",
+            "mode-mixed",
+            seq,
+            line,
+            f"{what} in a {self.mode} log: drill and live events are mixed, so the log no "
+            "longer tells what really ran",
+        )
+
+    def _clocks(self, event: Event, line: int) -> None:
+        """Times must be plausible: not in the future, not before the opening, not stepping
+        back more than an NTP correction would; ``mono`` never goes back within a session."""
+        at = parse_ts(event.ts)
+        if event.seq == 0 and isinstance(event.data, IncidentOpened):
+            self._opened_at = at
+        opened = self._opened_at
+        if at - self.now > FUTURE_SLACK:  # differences: a sum may overflow
+            self._add(
+                "integrity",
+                "time-future",
+                event.seq,
+                line,
+                f"ts {event.ts} is in the future (verified at {utc_text(self.now)})",
+            )
+        elif opened is not None and opened - at > CLOCK_STEP:
+            self._add(
+                "integrity",
+                "time-before-opening",
+                event.seq,
+                line,
+                f"ts {event.ts} is before the incident was opened ({utc_text(opened)})",
+            )
+        elif self._last_ts is not None and parse_ts(self._last_ts) - at > CLOCK_STEP:
+            self._add(
+                "policy",
+                "time-backwards",
+                event.seq,
+                line,
+                f"ts {event.ts} is more than {CLOCK_STEP.seconds}s before the event ahead of it "
+                f"({self._last_ts}): the clock was set back, or lines were rewritten",
+                "warning",
+            )
+        if isinstance(event.data, IncidentResumed):
+            self._last_mono = 0.0  # a new session: a new process's monotonic clock
+        elif event.mono < self._last_mono:
+            self._add(
+                "integrity",
+                "mono-backwards",
+                event.seq,
+                line,
+                f"mono {event.mono} is before {self._last_mono} of the event ahead of it in the "
+                "same session: a monotonic clock never goes back",
+            )
+        self._last_ts, self._last_mono = event.ts, event.mono
+
+    def _backdated(self, event: Event, data: MilestoneSet, line: int) -> None:
+        opened = self._opened_at
+        if data.at is None or opened is None or opened - as_utc(data.at) <= BACKDATE_LIMIT:
+            return
+        self._add(
+            "policy",
+            "time-backdated",
+            event.seq,
+            line,
+            f"milestone {data.name} is backdated to {utc_text(data.at)}, more than "
+            f"{BACKDATE_LIMIT.days} days before the incident was opened ({utc_text(opened)})",
+            "warning",
+        )
 
     def _started(self, seq: int, line: int, data: BlockStarted) -> None:
         if data.run in self._runs:
@@ -506,7 +663,10 @@ class Verifier:
                 f"run {data.run} of {data.block!r} started again (first at seq "
                 f"{self._runs[data.run].seq}): run ids must be unique",
             )
-        run = self._runs[data.run] = _Run(seq, line, data.block, data.kind, data.requires)
+        run = _Run(
+            seq, line, data.block, data.kind, data.requires, data.lang, frozenset(data.nodes)
+        )
+        self._runs[data.run] = run
         self._open[data.run] = run
         if data.kind == "check":
             self._awaiting_check.clear()

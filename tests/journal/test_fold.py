@@ -90,7 +90,7 @@ PAYLOADS: st.SearchStrategy[Payload] = st.one_of(
         node=NODES,
         verdict=st.sampled_from(get_args(Verdict)),
         exit=st.none() | st.integers(-1, 255),
-        duration_s=FLOATS,
+        duration_s=st.floats(min_value=0, allow_nan=False, allow_infinity=False),
         value=st.none() | FLOATS,
     ),
     st.builds(

@@ -103,7 +103,10 @@ def test_an_action_must_be_confirmed_before_it_starts(tmp_path: Path) -> None:
 def test_an_action_on_a_node_nobody_confirmed_is_found(tmp_path: Path) -> None:
     steps = action("a1")
     steps.insert(3, NodeResult(run="a1", block="restart", node="m9", verdict="pass"))
-    assert findings(tmp_path, [*steps, *check("c1")]) == [("unconfirmed-node", 4)]
+    assert findings(tmp_path, [*steps, *check("c1")]) == [
+        ("node-not-started", 4),
+        ("unconfirmed-node", 4),
+    ]
 
 
 def test_required_checks_must_have_passed_first(tmp_path: Path) -> None:
