@@ -49,6 +49,9 @@ WORKERS = 2
 # that expands them, each takes up to TIMEOUT_S to hit the memory limit. Room for that, bounded.
 pytestmark = pytest.mark.timeout(900)
 
+# Passwords planted in the corpus (URLs, runbooks): no command may ever print them.
+PLANTED_SECRETS = ("hunter2", "s3cret")
+
 # C0 but newline and tab (ESC included), C1, and the bidi controls.
 RAW_CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x80-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
@@ -555,11 +558,15 @@ def test_hostile_file(item: str, command: Command, corpus_runs: dict[str, dict[s
         exported = Path(result["places"]["{out}"])
         if result["rc"] == 0:
             json.loads(exported.read_text(encoding="utf-8"))
+    for secret in PLANTED_SECRETS:
+        assert secret not in out + err, f"the planted password {secret!r} was printed\n{both}"
     refused = result["rc"] == 2 or (result["rc"] == 1 and command.findings)
     if refused:
-        named = Path(_resolved(result, command.names)).name
-        assert re.search(rf"{re.escape(named)}:\d+", out + err), (
-            f"exit {result['rc']} without naming {named}:LINE\n{both}"
+        path = Path(_resolved(result, command.names))
+        # A file with no line at all can only be named.
+        line = r":\d+" if path.exists() and path.stat().st_size else ""
+        assert re.search(re.escape(path.name) + line, out + err), (
+            f"exit {result['rc']} without naming {path.name}{line and ':LINE'}\n{both}"
         )
 
 
