@@ -74,7 +74,7 @@ def _verify(log: Path, key: bytes | None, head: str | None = None) -> VerifyRepo
         die(str(exc))
     report = verifier.finish(_runbook_hashes(log, [r.path for r in verifier.runbooks]))
     if not report.readable:
-        die(f"{log}: not an incident log (no line holds an event)")
+        die(f"{log}:1: not an incident log (no line holds an event)")
     return report
 
 

@@ -376,7 +376,7 @@ class JournalLog:
                 f for f in report.findings if f.category == "integrity" and f.code != "torn-tail"
             ]
             if not report.readable or report.incident is None:
-                raise JournalError(f"{target}: not an incident log (no line holds an event)")
+                raise JournalError(f"{target}:1: not an incident log (no line holds an event)")
             if damage:
                 listed = "\n".join(f"  {f.describe(str(target))}" for f in damage[:10])
                 more = f"\n  ... and {len(damage) - 10} more" if len(damage) > 10 else ""

@@ -218,7 +218,7 @@ def read_log(path: str | Path) -> ReadResult:
             result.events.append(event)
             result.lines.append(number)
     if not result.events:
-        raise LogUnreadable(f"{path}: not an incident log (no line holds an event)")
+        raise LogUnreadable(f"{path}:1: not an incident log (no line holds an event)")
     return result
 
 

@@ -216,8 +216,8 @@ async def test_simulated_target_plays_the_script() -> None:
     restart = await SimulatedTarget(sim, "m2").start("systemctl restart etcd", shell="sh")
     assert (await restart.wait()).code == 0
     assert restart.happening is not None and not sim.alerts
-    with pytest.raises(TargetError):
-        SimulatedTarget(sim, "m9")
+    with pytest.raises(TargetError, match="not in the drill scenario"):
+        await SimulatedTarget(sim, "m9").start("true", shell="sh")
 
 
 async def test_simulated_hang_is_killed() -> None:
