@@ -49,6 +49,8 @@ def _run(workspace: Workspace) -> None:
         for line in debrief(workspace.scenario, workspace.incident.state).lines():
             echo(f"  {line}")
     path = workspace.incident.path
+    for warning in workspace.incident.warnings:  # the log's exposure: said again after the screen
+        echo(f"incident-console: warning: {warning}", err=True)
     if path is not None:
         echo(f"incident log: {path}")
         echo(f"head hash: {workspace.incident.state.head}")
