@@ -17,6 +17,15 @@ from pydantic import AfterValidator
 
 _KEY = re.compile(r"^(name|role|label\.[A-Za-z0-9_.\-/]+)$")
 _VALUE = re.compile(r"^[A-Za-z0-9_.:\-/*{}]+$")
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.:\-/]+$")
+
+
+def is_plain_value(value: str) -> bool:
+    """Whether ``value`` is one plain name: no comma, glob, space, operator or braces.
+
+    A selector value that comes from a variable must be one, so it cannot widen the selection.
+    """
+    return _PLAIN_VALUE.fullmatch(value) is not None
 
 
 class SelectorError(ValueError):

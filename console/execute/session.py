@@ -497,5 +497,6 @@ def _display(block: Block, values: dict[str, str]) -> str:
     marks = {name: f"\x00{name}\x00" for name in NODE_VARS}
     text = render_body(block, {**values, **marks})
     for name, mark in marks.items():
-        text = text.replace(f"'{mark}'", f"{{{{{name}}}}}")
+        # bare sites come back shell-quoted, quoted sites as the mark itself
+        text = text.replace(f"'{mark}'", f"{{{{{name}}}}}").replace(mark, f"{{{{{name}}}}}")
     return text
