@@ -16,6 +16,7 @@ from console.cli import cli
 from console.config import Config, Node
 from console.execute.session import RunbookSession
 from console.journal.sink import MemorySink
+from console.runbook.model import VarSpec
 from console.runbook.parse import parse_runbook
 from console.runbook.render import VarError
 from console.runbook.template import (
@@ -281,3 +282,19 @@ def test_a_selector_variable_cannot_widen_the_selection(tmp_path: Path, value: s
     problem = caught.value.problem
     assert (problem.file, problem.line) == (session.runbook.file, 12)
     assert f"{{{{member}}}} = {value!r} cannot be used in on:" in problem.message
+
+
+# -- variable patterns match the whole value ----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["abc\n", "abc\nrm -rf /", "x abc"])
+def test_a_variable_pattern_must_match_the_whole_value(value: str) -> None:
+    spec = VarSpec(pattern="^[a-z]+$")
+    assert spec.problem_with(value) == f"{value!r} does not match ^[a-z]+$"
+    assert VarSpec(pattern="[a-z]+").problem_with(value) is not None
+    assert spec.problem_with("abc") is None
+
+
+def test_unanchored_patterns_are_whole_value_too() -> None:
+    assert VarSpec(pattern="m[0-9]+").problem_with("m12") is None
+    assert VarSpec(pattern="m[0-9]+").problem_with("xm12") is not None
