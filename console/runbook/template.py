@@ -115,6 +115,7 @@ class _Frame:
     depth: int = 0  # cmd: open '('; brace: open '{'; arith: open '('
     cmd_start: int = 0  # cmd: where the current simple command began
     closes: bool = False  # cmd: opened by $( and closed by ')'
+    cases: int = 0  # cmd: open case...esac, whose pattern ')' does not close $(
     quote: str = ""  # brace: the quote being skipped
     word: str = ""  # heredoc: the delimiter
     strip_tabs: bool = False  # heredoc: <<- form
@@ -212,6 +213,16 @@ class _ShellLexer:
         else:
             self.i += 1
 
+    def _keyword(self, word: str) -> bool:
+        """Step over ``word`` if it is the first word of a command here."""
+        text, i, end = self.text, self.i, self.i + len(word)
+        if not text.startswith(word, i) or text[self.stack[-1].cmd_start : i].strip():
+            return False
+        if end < len(text) and text[end] not in _WORD_END:
+            return False
+        self.i = end
+        return True
+
     def _heredoc_ends(self, frame: _Frame) -> bool:
         """At a line start in a here-document: pop it if this line is its delimiter."""
         end = self.text.find("\n", self.i)
@@ -306,9 +317,13 @@ class _ShellLexer:
         elif c == ")":
             if frame.depth > 0:
                 frame.depth -= 1
-            elif frame.closes:
+            elif frame.closes and frame.cases <= 0:
                 self.stack.pop()
             self.i += 1
+        elif self._keyword("case"):
+            frame.cases += 1
+        elif self._keyword("esac"):
+            frame.cases -= 1
         else:
             if c in ";&|{":
                 frame.cmd_start = self.i + 1

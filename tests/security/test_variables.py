@@ -187,7 +187,20 @@ def test_no_warning_for_a_plain_argument(tmp_path: Path) -> None:
 
 SYNTAX = st.lists(
     st.sampled_from(
-        [*SHELL_CHARS, "{{v}}", "{{ w }}", "<<", "<<-", "EOF", ">&", "$((", "((", "))", "\n"]
+        [
+            *SHELL_CHARS,
+            "{{v}}",
+            "{{ w }}",
+            "<<",
+            "<<-",
+            "EOF",
+            ">&",
+            "$((",
+            "((",
+            "))",
+            "case",
+            "esac",
+        ]
     ),
     max_size=80,
 ).map("".join)
@@ -298,3 +311,36 @@ def test_a_variable_pattern_must_match_the_whole_value(value: str) -> None:
 def test_unanchored_patterns_are_whole_value_too() -> None:
     assert VarSpec(pattern="m[0-9]+").problem_with("m12") is None
     assert VarSpec(pattern="m[0-9]+").problem_with("xm12") is not None
+
+
+def test_lint_refuses_an_unquotable_variable_in_a_catalog_body(tmp_path: Path) -> None:
+    (tmp_path / "ops.yaml").write_text(
+        "checks:\n  tail:\n    lang: sh\n    on: local\n    body: |\n"
+        "      cat <<EOF\n      {{v}}\n      EOF\n"
+    )
+    book = tmp_path / "rb.md"
+    book.write_text(
+        "---\nid: rb\nvars:\n  v: {}\n---\n# Rb\n\n## 1. Step\n\n```sh check\n#| id: b\n"
+        "#| use: ops/tail\n```\n"
+    )
+    result = CliRunner().invoke(
+        cli, ["lint", str(tmp_path)], env={"INCIDENT_CONSOLE_CONFIG": ""}, catch_exceptions=False
+    )
+    reason = REFUSED["heredoc"].replace("NAME", "v")
+    assert f"{book}:12: catalog check ops/tail: {{{{v}}}} {reason} [v]" in result.output
+    assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("shell", ["dash", "bash"])
+def test_a_case_pattern_does_not_end_command_substitution(tmp_path: Path, shell: str) -> None:
+    body = 'echo "$(case x in x) printf %s {{v}};; esac)"'
+    assert [s.context for s in shell_sites(body)] == ["bare"]
+    value = "a b;touch injected"
+    out = run_in(shell, render(body, {"v": value}, shell=True), str(tmp_path))
+    assert out.decode() == f"{value}\n"
+    assert not (tmp_path / "injected").exists()
+
+
+def test_the_word_case_as_an_argument_is_not_a_case_statement() -> None:
+    body = 'echo "$(echo case) {{v}}"'
+    assert [s.context for s in shell_sites(body)] == ["double"]
