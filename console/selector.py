@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, TypeVar
 
 from pydantic import AfterValidator
 
@@ -43,6 +43,9 @@ class NodeLike(Protocol):
 
     @property
     def labels(self) -> dict[str, str]: ...
+
+
+N = TypeVar("N", bound=NodeLike)
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ class Selector:
         """True when the selector names the console's own machine."""
         return any(t.key == "local" and not t.negate for t in self.terms)
 
-    def select(self, nodes: Iterable[NodeLike]) -> list[NodeLike]:
+    def select(self, nodes: Iterable[N]) -> list[N]:
         """The nodes that match, in inventory order."""
         return [n for n in nodes if all(t.matches(n) for t in self.terms)]
 

@@ -297,7 +297,7 @@ class RunbookSession:
         selector = parse_selector(render_selector(block, text, values))
         if selector.is_local:
             return selector.text, [LOCAL]
-        nodes = [n for n in self.config.nodes if n in selector.select(self.config.nodes)]
+        nodes = selector.select(self.config.nodes)
         if self.node_filter is not None:
             allowed = {n.name for n in self.node_filter.select(nodes)}
             nodes = [n for n in nodes if n.name in allowed]

@@ -28,6 +28,7 @@ from console.runbook.template import (
     shell_sites,
     variables_in,
 )
+from console.selector import Term
 from tests.execute.conftest import block_of
 
 SHELL_CHARS = [*"'\"$`\\;&|()<>{}[]*?!#~=%^\n\t -_az09", "$(", "${", "'\\''", "\r", "é", "☃"]
@@ -295,6 +296,24 @@ def test_a_selector_variable_cannot_widen_the_selection(tmp_path: Path, value: s
     problem = caught.value.problem
     assert (problem.file, problem.line) == (session.runbook.file, 12)
     assert f"{{{{member}}}} = {value!r} cannot be used in on:" in problem.message
+
+
+def test_selection_evaluates_each_node_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+    original = Term.matches
+
+    def counting(self: Term, node: Node) -> bool:
+        nonlocal calls
+        calls += 1
+        return original(self, node)
+
+    session = selector_session(tmp_path, "m7", nodes=400)
+    monkeypatch.setattr(Term, "matches", counting)
+    plan = session.plan(block_of(session.runbook, "restart"))
+    assert [n.name for n in plan.nodes] == ["m7"]
+    assert calls <= 400  # one term, one evaluation per node: linear, not 400 x 400
 
 
 # -- variable patterns match the whole value ----------------------------------------------------
