@@ -3,11 +3,12 @@
 ``{{name}}`` is substituted so that a value arrives as literal text. In ``sh``/``bash`` blocks
 each value is quoted for the place it stands, and refused where no quoting helps (see
 ``template.shell_sites``); the shell's own ``$VAR`` and ``${VAR}`` are not touched. In the URL
-line of an ``http`` block values are percent-encoded (so they cannot add path segments or query
-parameters), and no value may hold a line break there or in a header. ``promql`` values are
-escaped inside a string and must be one token elsewhere (``template.render_promql``). In ``on:``
-selectors a value must be one plain name (``selector.is_plain_value``): no comma, glob,
-whitespace or operator can widen the blast radius, and the result must still be a valid selector.
+line of an ``http`` block values are percent-encoded (so they cannot change the host or port or
+add path segments or query parameters), and no value may hold a line break there or in a
+header. ``promql`` values are escaped inside a string and must be one token elsewhere
+(``template.render_promql``). In ``on:`` selectors a value must be one plain name
+(``selector.is_plain_value``): no comma, glob, whitespace or operator can widen the blast
+radius, and the result must still be a valid selector.
 
 Built-ins: ``{{node}}`` and ``{{host}}`` (the node a shell block runs on) and ``{{incident}}``.
 """
@@ -136,7 +137,8 @@ def _render_http(block: Block, values: dict[str, str]) -> str:
     in_headers = True
     for index, line in enumerate(lines):
         if index == 0:
-            encoded = {k: quote(v, safe=":@") for k, v in values.items()}
+            # every reserved character encoded: a value cannot add a port, userinfo or path
+            encoded = {k: quote(v, safe="") for k, v in values.items()}
             out.append(render(line, encoded, shell=False))
             continue
         if in_headers and not line.strip():

@@ -6,6 +6,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -363,3 +364,32 @@ def test_a_case_pattern_does_not_end_command_substitution(tmp_path: Path, shell:
 def test_the_word_case_as_an_argument_is_not_a_case_statement() -> None:
     body = 'echo "$(echo case) {{v}}"'
     assert [s.context for s in shell_sites(body)] == ["double"]
+
+
+HTTP_RUNBOOK = """---
+id: web
+vars:
+  svc: {}
+---
+# Web
+
+## 1. Probe
+
+```http check
+#| id: probe
+GET http://{{svc}}/health?x=1
+```
+"""
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:1@evil.example", "b:8080"])
+def test_an_http_url_value_cannot_change_the_host_port_or_path(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "web.md"
+    path.write_text(HTTP_RUNBOOK)
+    runbook, problems = parse_runbook(path.read_text(), path)
+    assert runbook is not None, [str(p) for p in problems]
+    session = RunbookSession(runbook, Config(), MemorySink(), variables={"svc": value})
+    url = urlsplit(session.plan(block_of(runbook, "probe")).command.split()[1])
+    assert unquote(url.netloc) == value
+    assert (url.path, url.query, url.fragment) == ("/health", "x=1", "")
+    assert url.port is None and url.username is None
