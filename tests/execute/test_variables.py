@@ -159,3 +159,16 @@ async def test_a_missing_var_without_a_prompt_points_at_its_use(tmp_path: Path) 
         await session.ask_vars([block])
     assert caught.value.problem.line == block.body_line
     assert "--var value=VALUE" in caught.value.problem.message
+
+
+def test_the_recorded_command_keeps_node_placeholders_in_any_quoting(tmp_path: Path) -> None:
+    path = tmp_path / "q.md"
+    path.write_text(
+        "---\nid: q\n---\n# Q\n\n## 1. Q\n\n```sh check\n#| id: q\n#| on: all\n"
+        "echo {{node}} \"on {{node}}\" 'at {{host}}'\n```\n"
+    )
+    rb, problems = parse_runbook(path.read_text(), path)
+    assert rb is not None, [str(p) for p in problems]
+    plan = RunbookSession(rb, config(), MemorySink()).plan(block_of(rb, "q"))
+    assert plan.command == "echo {{node}} \"on {{node}}\" 'at {{host}}'"
+    assert plan.commands["m1"] == "echo m1 \"on m1\" 'at 10.9.0.1'"
