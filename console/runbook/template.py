@@ -53,8 +53,10 @@ REFUSED = {
     "backticks": "is inside `...`, where quotes nest differently: write $(...) instead",
     "brace": "is inside ${...}, where a value is read as shell syntax: assign it first "
     '(v={{NAME}}) and write "${v...}"',
-    "arith": "is inside arithmetic ($((...)) or ((...))), where a value is evaluated as "
+    "arith": "is inside arithmetic ($((...)), $[...] or ((...))), where a value is evaluated as "
     "code: assign it first (n={{NAME}}) and write $((n ...))",
+    "test-arith": "is an operand of -eq/-ne/-lt/-le/-gt/-ge inside [[ ... ]], which bash "
+    "evaluates as arithmetic code even when quoted: use [ ... ] (test) instead",
     "ansi": "is inside $'...', where backslashes in a value are escapes: use '...' instead",
     "dollar": "directly follows '$', so the value would name a parameter: remove the '$' "
     "(the value is inserted as text)",
@@ -65,9 +67,11 @@ REFUSED = {
 
 # Commands that read their arguments as code again: quoting cannot protect a value there.
 _REPARSE = re.compile(
-    r"(?<![\w.\-])(?:(eval|ssh|xargs|watch|let|trap|parallel)(?![\w.\-])"
-    r"|(sh|bash|dash|zsh|ksh|su)\s+(?:\S+\s+)*?-[A-Za-z]*c(?![\w.\-]))"
+    r"(?<![\w.\-])(?:(eval|ssh|xargs|watch|let|trap|parallel|unset)(?![\w.\-])"
+    r"|(sh|bash|dash|zsh|ksh|su)\s+(?:[^\s;&|]+\s+)*?-[A-Za-z]*c(?![\w.\-])"
+    r"|(declare|typeset|local)\s+(?:[^\s;&|]+\s+)*?-[A-Za-z]*i(?![\w.\-]))"
 )
+_TEST_ARITH = re.compile(r"\s-(?:eq|ne|lt|le|gt|ge)\s")
 _WORD_END = " \t\n;&|()<>"
 
 
@@ -116,7 +120,7 @@ class _Frame:
     cmd_start: int = 0  # cmd: where the current simple command began
     closes: bool = False  # cmd: opened by $( and closed by ')'
     cases: int = 0  # cmd: open case...esac, whose pattern ')' does not close $(
-    quote: str = ""  # brace: the quote being skipped
+    quote: str = ""  # brace: the quote being skipped; arith: "[" for $[...]
     word: str = ""  # heredoc: the delimiter
     strip_tabs: bool = False  # heredoc: <<- form
 
@@ -165,12 +169,28 @@ class _ShellLexer:
                 if frame.kind == "cmd":
                     found = _REPARSE.search(self.text, frame.cmd_start, match.start())
                     if found:
-                        reparsed = found.group(1) or f"{found.group(2)} -c"
+                        reparsed = found.group(1) or (
+                            f"{found.group(2)} -c" if found.group(2) else f"{found.group(3)} -i"
+                        )
+            if self._in_test_arithmetic(match):
+                context = "test-arith"
         line = self.text.count("\n", 0, match.start())
         self.sites.append(
             ShellSite(match.group(1), match.start(), match.end(), line, context, reparsed)
         )
         self.i = match.end()
+
+    def _in_test_arithmetic(self, match: re.Match[str]) -> bool:
+        """Whether the variable is in a ``[[ ... ]]`` (on its line) that compares numbers."""
+        text = self.text
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        opened = text.rfind("[[", line_start, match.start())
+        if opened < 0 or text.find("]]", opened, match.start()) >= 0:
+            return False
+        line_end = text.find("\n", match.end())
+        line_end = len(text) if line_end < 0 else line_end
+        closed = text.find("]]", match.end(), line_end)
+        return _TEST_ARITH.search(text, opened, line_end if closed < 0 else closed) is not None
 
     def _peek(self, offset: int = 1) -> str:
         j = self.i + offset
@@ -201,6 +221,9 @@ class _ShellLexer:
             self.i += 2
         elif nxt == "{":
             self.stack.append(_Frame("brace", depth=1))
+            self.i += 2
+        elif nxt == "[":
+            self.stack.append(_Frame("arith", depth=1, quote="["))
             self.i += 2
         elif nxt == "'" and not in_quotes:
             self.stack.append(_Frame("ansi"))
@@ -383,9 +406,10 @@ class _ShellLexer:
 
     def _arith(self, c: str) -> None:
         frame = self.stack[-1]
-        if c == "(":
+        opener, closer = ("[", "]") if frame.quote == "[" else ("(", ")")
+        if c == opener:
             frame.depth += 1
-        elif c == ")":
+        elif c == closer:
             frame.depth -= 1
             if frame.depth <= 0:
                 self.stack.pop()

@@ -118,6 +118,8 @@ REFUSED_CASES = [
     ("brace", "echo ${x:-{{v}}}", "echo ${x"),
     ("arith", "echo $((1 + {{v}}))", "echo $(("),
     ("arith", "(( n = {{v}} ))", "(( n"),
+    ("arith", "echo $[{{v}} + 1]", "echo $["),
+    ("test-arith", '[[ "$n" -gt "{{v}}" ]] && echo big', "[[ "),
     ("ansi", "echo $'{{v}}'", "echo $'"),
     ("dollar", "echo ${{v}}", "echo $"),
     ("backslash", 'echo "\\{{v}}"', "echo"),
@@ -162,6 +164,8 @@ def test_render_refuses_each_unquotable_place_too(context: str, body: str, needl
         ("ssh m1 cat {{v}}", "ssh"),
         ("echo x | xargs rm {{v}}", "xargs"),
         ("su - postgres -c 'psql {{v}}'", "su -c"),
+        ("declare -i n={{v}}", "declare -i"),
+        ("unset {{v}}", "unset"),
     ],
 )
 def test_lint_warns_where_a_command_reparses_the_value(
