@@ -11,12 +11,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, TypeVar
 
 from pydantic import AfterValidator
 
 _KEY = re.compile(r"^(name|role|label\.[A-Za-z0-9_.\-/]+)$")
 _VALUE = re.compile(r"^[A-Za-z0-9_.:\-/*{}]+$")
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.:\-/]+$")
+
+
+def is_plain_value(value: str) -> bool:
+    """Whether ``value`` is one plain name: no comma, glob, space, operator or braces.
+
+    A selector value that comes from a variable must be one, so it cannot widen the selection.
+    """
+    return _PLAIN_VALUE.fullmatch(value) is not None
 
 
 class SelectorError(ValueError):
@@ -34,6 +43,9 @@ class NodeLike(Protocol):
 
     @property
     def labels(self) -> dict[str, str]: ...
+
+
+N = TypeVar("N", bound=NodeLike)
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,7 @@ class Selector:
         """True when the selector names the console's own machine."""
         return any(t.key == "local" and not t.negate for t in self.terms)
 
-    def select(self, nodes: Iterable[NodeLike]) -> list[NodeLike]:
+    def select(self, nodes: Iterable[N]) -> list[N]:
         """The nodes that match, in inventory order."""
         return [n for n in nodes if all(t.matches(n) for t in self.terms)]
 

@@ -298,7 +298,7 @@ class RunbookSession:
         selector = parse_selector(render_selector(block, text, values))
         if selector.is_local:
             return selector.text, [LOCAL]
-        nodes = [n for n in self.config.nodes if n in selector.select(self.config.nodes)]
+        nodes = selector.select(self.config.nodes)
         if self.node_filter is not None:
             allowed = {n.name for n in self.node_filter.select(nodes)}
             nodes = [n for n in nodes if n.name in allowed]
@@ -516,5 +516,6 @@ def _display(block: Block, values: dict[str, str]) -> str:
     marks = {name: f"\x00{name}\x00" for name in NODE_VARS}
     text = render_body(block, {**values, **marks})
     for name, mark in marks.items():
-        text = text.replace(f"'{mark}'", f"{{{{{name}}}}}")
+        # bare sites come back shell-quoted, quoted sites as the mark itself
+        text = text.replace(f"'{mark}'", f"{{{{{name}}}}}").replace(mark, f"{{{{{name}}}}}")
     return text

@@ -21,8 +21,8 @@ from console.catalog import (
 from console.config import LoadedConfig, policy_violations
 from console.errors import Problem, ProblemList, Severity
 from console.runbook.library import Library, load_library, runbook_files
-from console.runbook.model import BUILTIN_VARS, Runbook
-from console.runbook.template import variables_in
+from console.runbook.model import BUILTIN_VARS, Block, Runbook
+from console.runbook.template import shell_sites, variables_in
 from console.selector import parse_selector
 
 
@@ -137,6 +137,7 @@ def lint_runbook(runbook: Runbook, catalog: Catalog, loaded: LoadedConfig | None
                         key=use.name,
                         code="undefined-var",
                     )
+        _shell_variables(block, resolved, problems)
         for required in block.options.requires:
             target = by_id.get(required)
             if target is None:
@@ -206,6 +207,36 @@ def lint_runbook(runbook: Runbook, catalog: Catalog, loaded: LoadedConfig | None
                         severity=Severity.WARNING,
                     )
     return problems
+
+
+def _shell_variables(block: Block, resolved: Block, problems: ProblemList) -> None:
+    """Refuse a catalog body's unquotable variables; warn where a command re-reads a value.
+
+    The runbook's own body is refused at parse time already, so only ``use:`` bodies are
+    checked for that here.
+    """
+    if resolved.lang not in ("sh", "bash"):
+        return
+    from_catalog = resolved is not block
+    for site in shell_sites(resolved.body):
+        line = block.line_of("use") if from_catalog else block.body_line + site.line
+        where = f"catalog check {block.options.use}" if from_catalog else f"block {block.id}"
+        if site.refused is not None:
+            if from_catalog:
+                problems.add(
+                    block.file, line, f"{where}: {site.message}", key=site.name, code="unsafe-var"
+                )
+        elif site.reparsed_by is not None:
+            problems.add(
+                block.file,
+                line,
+                f"{where}: {{{{{site.name}}}}} reaches {site.reparsed_by}, which reads its "
+                "arguments as code again: quoting cannot keep the value literal there; "
+                "constrain it with pattern: or choices: in vars:, or pass it another way",
+                key=site.name,
+                code="reparsed-var",
+                severity=Severity.WARNING,
+            )
 
 
 def _known(catalog: Catalog) -> str:

@@ -341,7 +341,11 @@ class Step(Strict):
 
 
 class VarSpec(Strict):
-    """A runbook variable: prompted for when missing, validated by ``pattern``."""
+    """A runbook variable: prompted for when missing, validated by ``pattern``.
+
+    ``pattern`` must match the whole value (``re.fullmatch``), so ``^[a-z]+$`` refuses
+    ``"abc\\n"``, which ``$`` alone would let through.
+    """
 
     prompt: str | None = None
     pattern: Regex | None = None
@@ -357,7 +361,7 @@ class VarSpec(Strict):
         """Why ``value`` is not acceptable, or ``None`` if it is."""
         if self.choices is not None and value not in self.choices:
             return f"{value!r} is not one of {', '.join(self.choices)}"
-        if self.pattern is not None and not re.search(self.pattern, value):
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
             return f"{value!r} does not match {self.pattern}"
         return None
 

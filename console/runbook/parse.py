@@ -31,7 +31,7 @@ from console.runbook.model import (
     Runbook,
     Step,
 )
-from console.runbook.template import variables_in
+from console.runbook.template import shell_sites, variables_in
 from console.yamlsrc import load_yaml, read_source, validation_problems
 
 _OPTION_LINE = re.compile(r"^[ \t]*#\|[ ]?(.*)$")
@@ -465,6 +465,16 @@ def _check_vars(meta: FrontMatter, steps: list[Step], file: str, problems: Probl
     declared = set(meta.vars) | set(BUILTIN_VARS)
     for step in steps:
         for block in step.blocks:
+            if block.lang in ("sh", "bash"):
+                for site in shell_sites(block.body):
+                    if site.refused is not None:
+                        problems.add(
+                            file,
+                            block.body_line + site.line,
+                            f"block {block.id}: {site.message}",
+                            key=site.name,
+                            code="unsafe-var",
+                        )
             texts = [(block.body, block.body_line)]
             if block.options.on:
                 texts.append((block.options.on, block.line + 1))

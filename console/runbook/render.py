@@ -1,30 +1,35 @@
 """Runbook variables at run time: which a block needs, checking values, rendering (pure).
 
-``{{name}}`` is substituted (DESIGN §2). In ``sh``/``bash`` blocks every value is inserted
-shell-quoted, so ``'; rm -rf / #`` or ``$(touch x)`` arrive as literal text; the shell's own
-``$VAR`` and ``${VAR}`` are not touched. In the URL line of an ``http`` block values are
-percent-encoded (so they cannot add path segments or query parameters), and no value may hold
-a line break there or in a header. ``promql`` values are inserted as written: constrain them
-with ``pattern``. In ``on:`` selectors values are substituted unquoted; a value there may not hold
-whitespace, ``*``, ``!`` or ``=`` (it could add selector words or a wildcard and widen the blast
-radius), and the result must still be a valid selector.
+``{{name}}`` is substituted so that a value arrives as literal text. In ``sh``/``bash`` blocks
+each value is quoted for the place it stands, and refused where no quoting helps (see
+``template.shell_sites``); the shell's own ``$VAR`` and ``${VAR}`` are not touched. In the URL
+line of an ``http`` block values are percent-encoded (so they cannot change the host or port or
+add path segments or query parameters), and no value may hold a line break there or in a
+header. ``promql`` values are escaped inside a string and must be one token elsewhere
+(``template.render_promql``). In ``on:`` selectors a value must be one plain name
+(``selector.is_plain_value``): no comma, glob, whitespace or operator can widen the blast
+radius, and the result must still be a valid selector.
 
 Built-ins: ``{{node}}`` and ``{{host}}`` (the node a shell block runs on) and ``{{incident}}``.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from console.errors import Problem
 from console.runbook.model import BUILTIN_VARS, Block, Runbook, VarSpec
-from console.runbook.template import MissingVariable, render, variables_in
-from console.selector import SelectorError, parse_selector
+from console.runbook.template import (
+    MissingVariable,
+    UnsafeVariable,
+    render,
+    render_promql,
+    variables_in,
+)
+from console.selector import SelectorError, is_plain_value, parse_selector
 
 NODE_VARS = ("node", "host")
-_SELECTOR_UNSAFE = re.compile(r"[\s*!=]")
 
 
 class VarError(ValueError):
@@ -109,9 +114,21 @@ def render_body(block: Block, values: dict[str, str]) -> str:
             return render(block.body, values, shell=True)
         if block.lang == "http":
             return _render_http(block, values)
+        if block.lang == "promql":
+            return render_promql(block.body, values)
         return render(block.body, values, shell=False)
     except MissingVariable as exc:
         raise VarError(_missing(block, str(exc.args[0]), body=True)) from None
+    except UnsafeVariable as exc:
+        raise VarError(
+            Problem(
+                block.file,
+                block.body_line + exc.line,
+                f"block {block.id}: {exc}",
+                key=exc.name,
+                code="unsafe-var",
+            )
+        ) from None
 
 
 def _render_http(block: Block, values: dict[str, str]) -> str:
@@ -120,7 +137,8 @@ def _render_http(block: Block, values: dict[str, str]) -> str:
     in_headers = True
     for index, line in enumerate(lines):
         if index == 0:
-            encoded = {k: quote(v, safe=":@") for k, v in values.items()}
+            # every reserved character encoded: a value cannot add a port, userinfo or path
+            encoded = {k: quote(v, safe="") for k, v in values.items()}
             out.append(render(line, encoded, shell=False))
             continue
         if in_headers and not line.strip():
@@ -147,14 +165,14 @@ def render_selector(block: Block, selector: str, values: dict[str, str]) -> str:
     line = block.line_of("on")
     for use in variables_in(selector):
         value = values.get(use.name)
-        if value is not None and _SELECTOR_UNSAFE.search(value):
+        if value is not None and not is_plain_value(value):
             raise VarError(
                 Problem(
                     block.file,
                     line,
                     f"block {block.id}: {{{{{use.name}}}}} = {value!r} cannot be used in on: "
-                    "(a value there holds no spaces, '*', '!' or '=', so it cannot widen or "
-                    "rewrite the selector)",
+                    "(a value there is one plain name: letters, digits and . _ : - / but no "
+                    "comma, space, '*', '!' or '=', so it cannot widen or rewrite the selector)",
                     key="on",
                     code="var",
                 )
