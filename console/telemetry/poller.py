@@ -1,7 +1,8 @@
 """The telemetry engine: poll the sources every ``refresh``, update the panels, journal changes.
 
 One poll runs every panel query (each distinct PromQL once) and the alert fetch concurrently,
-each bounded by its source's timeout, then:
+each bounded by its source's timeout (a Prometheus query may first wait, within a separate
+limit, for a free worker: see ``console.telemetry.prometheus``), then:
 
 - feeds each panel model its results (or the failure text),
 - marks each source up or down — down when none of its requests got a usable answer — and

@@ -6,10 +6,16 @@ defaults would retry 3 times with a 1 s backoff and no timeout (``MAX_REQUEST_RE
 with retries disabled, the timeout is passed on every request, and the whole query (with at
 most one retry, only after a failed connect) is bounded by the configured timeout.
 
+At most ``MAX_CONCURRENT`` workers run for one source. A query first waits for a free worker
+(at most ``queue_wait``, by default as long as the timeout) and only then starts its timeout, so
+queries queued behind others are not timed out before they are sent. The two limits fail with
+different messages: "no answer within ..." and "no free query worker within ...".
+
 requests' timeout is per socket read, so a server that trickles a byte at a time can hold a
 worker past the deadline. The caller is answered at the deadline regardless; the worker is a
-daemon thread (``asyncio.to_thread``'s pool would be joined at exit and hang the process), and
-at most ``MAX_ABANDONED`` of them may be left waiting on one source.
+daemon thread (``asyncio.to_thread``'s pool would be joined at exit and hang the process) and
+keeps its place among the ``MAX_CONCURRENT`` until it ends. Once every worker is stuck like
+that, new queries fail at once instead of waiting.
 """
 
 from __future__ import annotations
@@ -47,10 +53,7 @@ NO_RETRY = Retry(total=0, read=False, redirect=False, status=0)
 _STATUS = re.compile(r"^HTTP Status Code (\d+) \((.*)\)$", re.DOTALL)
 
 MAX_CONCURRENT = 8
-"""Queries run at once against one Prometheus."""
-
-MAX_ABANDONED = 8
-"""Workers left stuck on a hung server before new queries fail at once."""
+"""Worker threads (queries in flight, including ones stuck past their deadline) per Prometheus."""
 
 
 @dataclass
@@ -66,10 +69,12 @@ class PrometheusSource:
 
     name = "prometheus"
 
-    def __init__(self, settings: HttpSource) -> None:
+    def __init__(self, settings: HttpSource, *, queue_wait: float | None = None) -> None:
+        """``queue_wait``: how long a query may wait for a free worker (default: the timeout)."""
         self.access = Access.from_settings(self.name, settings)
         self.url = self.access.url  # without user:password@, which went into the access
         self.timeout = settings.timeout
+        self.queue_wait = settings.timeout if queue_wait is None else queue_wait
         session = requests.Session()
         session.verify = (self.access.ca_file or True) if settings.tls.verify else False
         session.cert = self.access.cert
@@ -85,9 +90,10 @@ class PrometheusSource:
             retry=NO_RETRY,
             timeout=self.timeout,
         )
-        self._concurrency = asyncio.Semaphore(MAX_CONCURRENT)
         self._lock = threading.Lock()
-        self._abandoned = 0
+        self._busy = 0  # worker threads alive, stuck ones included (guarded by _lock)
+        self._abandoned = 0  # of those, the ones whose caller gave up (guarded by _lock)
+        self._waiting: list[asyncio.Future[None]] = []  # queries waiting for a worker
         self._http: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
@@ -96,15 +102,7 @@ class PrometheusSource:
     async def query(self, promql: str) -> list[Series]:
         """Run an instant query; raise ``SourceUnavailable`` or ``RequestRejected``."""
         try:
-            async with asyncio.timeout(self.timeout):
-                try:
-                    raw = await self._in_thread(self._client.custom_query, promql)
-                except requests.ConnectionError as exc:
-                    if isinstance(exc, requests.Timeout | requests.exceptions.SSLError):
-                        raise
-                    raw = await self._in_thread(self._client.custom_query, promql)
-        except TimeoutError:
-            raise self._timed_out() from None
+            raw = await self._in_thread(self._query_once_or_twice, promql)
         except PrometheusApiClientException as exc:
             raise self._http_error(str(exc)) from None
         except requests.Timeout:
@@ -137,54 +135,113 @@ class PrometheusSource:
     def _down(self, message: str) -> SourceUnavailable:
         return SourceUnavailable(self.name, self.url, message)
 
-    async def _in_thread(self, call: Callable[[str], Any], promql: str) -> Any:
-        """``call(promql)`` in a daemon thread; its result or exception, awaited on the loop.
+    def _query_once_or_twice(self, promql: str) -> Any:
+        """The query, retried once after a failed connect (never after a timeout or TLS error).
 
-        At most ``MAX_CONCURRENT`` run at once (others wait their turn within their deadline);
-        once ``MAX_ABANDONED`` workers are stuck on a server past their caller's deadline, new
-        queries fail at once instead of piling up more threads.
+        Runs in a worker thread, so both tries share one worker and one deadline.
         """
-        with self._lock:
-            if self._abandoned >= MAX_ABANDONED:
-                raise self._down(
-                    f"{self._abandoned} earlier queries are still stuck waiting for an answer"
-                )
-        async with self._concurrency:
-            loop = asyncio.get_running_loop()
-            future: asyncio.Future[Any] = loop.create_future()
-            worker = _Worker()
-
-            def settle(result: Any, error: BaseException | None) -> None:
-                if future.done():  # the caller gave up at its deadline
-                    return
-                if error is not None:
-                    future.set_exception(error)
-                else:
-                    future.set_result(result)
-
-            def work() -> None:
-                result: Any = None
-                error: BaseException | None = None
-                try:
-                    result = call(promql)
-                except Exception as exc:  # handed to the awaiting coroutine
-                    error = exc
-                with self._lock:
-                    worker.done = True
-                    if worker.abandoned:
-                        self._abandoned -= 1
-                with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
-                    loop.call_soon_threadsafe(settle, result, error)
-
-            threading.Thread(target=work, name="prometheus-query", daemon=True).start()
-            try:
-                return await future
-            except asyncio.CancelledError:
-                with self._lock:
-                    if not worker.done:
-                        worker.abandoned = True
-                        self._abandoned += 1
+        try:
+            return self._client.custom_query(promql)
+        except requests.ConnectionError as exc:
+            if isinstance(exc, requests.Timeout | requests.exceptions.SSLError):
                 raise
+            return self._client.custom_query(promql)
+
+    async def _in_thread(self, call: Callable[[str], Any], promql: str) -> Any:
+        """``call(promql)`` in a daemon worker thread, within the timeout once a worker has it.
+
+        Waiting for a free worker is limited separately, by ``queue_wait``.
+        """
+        await self._take_worker()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        worker = _Worker()
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            if future.done():  # the caller gave up at its deadline
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        def work() -> None:
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = call(promql)
+            except Exception as exc:  # handed to the awaiting coroutine
+                error = exc
+            with self._lock:
+                worker.done = True
+                self._busy -= 1
+                if worker.abandoned:
+                    self._abandoned -= 1
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+                loop.call_soon_threadsafe(settle, result, error)
+                loop.call_soon_threadsafe(self._wake_waiting)
+
+        try:
+            threading.Thread(target=work, name="prometheus-query", daemon=True).start()
+        except RuntimeError:  # "can't start new thread": give the worker back
+            with self._lock:
+                self._busy -= 1
+            raise
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await future
+        except TimeoutError:
+            raise self._timed_out() from None
+        finally:
+            with self._lock:
+                abandoned = not worker.done  # timed out or cancelled: the worker runs on
+                if abandoned:
+                    worker.abandoned = True
+                    self._abandoned += 1
+            if abandoned:
+                self._wake_waiting()  # so the waiting see when every worker is stuck
+
+    async def _take_worker(self) -> None:
+        """Claim one of the ``MAX_CONCURRENT`` workers, waiting at most ``queue_wait``.
+
+        Fails at once while every worker is stuck on a query its caller gave up on.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.queue_wait):
+                while True:
+                    with self._lock:
+                        if self._abandoned >= MAX_CONCURRENT:
+                            raise self._stuck()
+                        if self._busy < MAX_CONCURRENT:
+                            self._busy += 1
+                            return
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    self._waiting.append(waiter)
+                    try:
+                        await waiter
+                    finally:
+                        with contextlib.suppress(ValueError):
+                            self._waiting.remove(waiter)
+        except TimeoutError:
+            with self._lock:
+                if self._abandoned >= MAX_CONCURRENT:  # the real reason nothing came free
+                    raise self._stuck() from None
+            raise self._down(
+                f"no free query worker within {seconds(self.queue_wait)}: "
+                f"all {MAX_CONCURRENT} are busy with earlier queries"
+            ) from None
+
+    def _wake_waiting(self) -> None:
+        """Let the queries waiting for a worker look again (a worker ended or got stuck)."""
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _stuck(self) -> SourceUnavailable:
+        stuck = self._abandoned
+        return self._down(f"{stuck} earlier queries are still stuck waiting for an answer")
 
     def _http_error(self, text: str) -> SourceUnavailable | RequestRejected:
         """Classify the library's "HTTP Status Code N (b'...')" error."""

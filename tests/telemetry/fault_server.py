@@ -4,7 +4,8 @@
 attributes below), ``slow`` (answers after ``delay`` seconds), ``trickle`` (a 200 whose body
 arrives one byte at a time, never finishing in time), ``garbage`` (200 with HTML), ``shape``
 (200 with JSON of the wrong shape), ``error500``, ``unauthorized`` (401), ``close`` (drops
-the connection without a reply) and ``badquery`` (Prometheus' 400 for bad PromQL).
+the connection without a reply), ``badquery`` (Prometheus' 400 for bad PromQL) and ``hold``
+(answers once ``release`` is set). ``by_query`` overrides ``mode`` for single PromQL queries.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
+
+
+class _Server(ThreadingHTTPServer):
+    """Room for a burst of connections: with the default listen backlog of 5, the 6th connect
+    of a burst waits for TCP's 1 s SYN retransmit whenever the accepting thread is slow."""
+
+    request_queue_size = 64
 
 
 class FaultServer:
@@ -29,6 +37,8 @@ class FaultServer:
         self.vector: list[dict[str, Any]] = [{"metric": {"instance": "m1"}, "value": [0, "1"]}]
         self.am_alerts: list[dict[str, Any]] = []
         self.prom_alerts: list[dict[str, Any]] = []
+        self.by_query: dict[str, str] = {}
+        self.release = threading.Event()
         self.hits: Counter[str] = Counter()
         self.authorization: dict[str, str | None] = {}
         self.stopping = threading.Event()
@@ -47,7 +57,7 @@ class FaultServer:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet."""
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
@@ -60,6 +70,7 @@ class FaultServer:
 
     def close(self) -> None:
         self.stopping.set()
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -89,10 +100,15 @@ class FaultServer:
             self._handle(handler)  # (the client may give up first: the timeout tests want that)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        path = urlparse(handler.path).path
+        url = urlparse(handler.path)
+        path = url.path
         self.hits[path] += 1
         self.authorization[path] = handler.headers.get("Authorization")
-        mode = self.mode
+        promql = parse_qs(url.query).get("query", [""])[0]
+        mode = self.by_query.get(promql, self.mode)
+        if mode == "hold":
+            self.release.wait()
+            mode = "ok"
         if mode == "slow":
             deadline = time.monotonic() + self.delay
             while time.monotonic() < deadline and not self.stopping.is_set():
@@ -104,12 +120,12 @@ class FaultServer:
             handler.send_response(200)
             handler.send_header("Content-Length", "1000")
             handler.end_headers()
-            for _ in range(50):
+            for _ in range(200):  # 10 s, a byte well within any read timeout the tests use
                 if self.stopping.is_set():
                     break
                 handler.wfile.write(b" ")
                 handler.wfile.flush()
-                time.sleep(0.2)
+                time.sleep(0.05)
         elif mode == "garbage":
             self._reply(handler, 200, b"<html><body>It works!</body></html>")
         elif mode == "shape":

@@ -16,10 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
-from console.config import Config
+from console.config import Config, HttpSource
 from console.journal.sink import MemorySink
+from console.telemetry.errors import SourceUnavailable
 from console.telemetry.poller import TelemetryPoller
-from console.telemetry.prometheus import MAX_CONCURRENT
+from console.telemetry.prometheus import MAX_CONCURRENT, PrometheusSource
 from tests.telemetry.fault_server import FaultServer
 
 TIMEOUT = 0.5
@@ -227,26 +228,71 @@ async def test_many_queries_run_and_workers_stuck_on_a_hung_server_are_capped(
 ) -> None:
     panels = [{"kind": "stat", "query": f"sum(up) + {n}"} for n in range(MAX_CONCURRENT + 4)]
     cfg = Config.model_validate(
-        # 1 s, not less: the healthy poll of 12 queries must not time out on a loaded CI box
-        {"prometheus": {"url": fault.url, "timeout": 1.0}, "panels": panels}
+        {"prometheus": {"url": fault.url, "timeout": TIMEOUT}, "panels": panels}
     )
     async with TelemetryPoller(cfg, None) as poller:
         state = await poller.poll_once()
         assert [p.state for p in state.panels] == ["ok"] * len(panels)  # more than run at once
 
         fault.mode = "trickle"
+        started = time.monotonic()
         state = await poller.poll_once()
-        timed_out = f"prometheus {fault.url}: no answer within 1s"
-        assert [p.error for p in state.panels] == [timed_out] * len(panels)
+        elapsed = time.monotonic() - started
+        prefix = f"prometheus {fault.url}: "
+        timed_out = prefix + "no answer within 0.5s"
+        stuck = prefix + f"{MAX_CONCURRENT} earlier queries are still stuck waiting for an answer"
+        errors = sorted(str(p.error) for p in state.panels)
+        # the queued four fail once every worker is stuck, without starting more threads
+        assert errors == sorted([timed_out] * MAX_CONCURRENT + [stuck] * 4)
+        assert elapsed < TIMEOUT + SLACK, f"the poll took {elapsed:.2f}s"
 
-        stuck = workers()
-        assert stuck >= MAX_CONCURRENT
+        threads = workers()
+        assert threads >= MAX_CONCURRENT
         state = await poller.poll_once()
-        assert workers() <= stuck  # no new worker for a server that hangs
-    for panel in state.panels:
-        assert panel.error is not None
-        assert panel.error.startswith(f"prometheus {fault.url}: ")
-        assert panel.error.endswith("earlier queries are still stuck waiting for an answer")
+        assert workers() <= threads  # no new worker for a server that hangs
+    assert [p.error for p in state.panels] == [stuck] * len(panels)
+
+
+async def held_busy(fault: FaultServer, source: PrometheusSource) -> list[asyncio.Task[Any]]:
+    """Occupy every worker of ``source`` with a query the server holds until ``release``."""
+    fault.by_query = {f"held {n}": "hold" for n in range(MAX_CONCURRENT)}
+    held = [asyncio.create_task(source.query(q)) for q in fault.by_query]
+    while fault.hits["/api/v1/query"] < MAX_CONCURRENT:  # each worker is at the server
+        await asyncio.sleep(0.01)
+    return held
+
+
+async def test_a_queued_query_gets_its_full_timeout_once_a_worker_takes_it(
+    fault: FaultServer,
+) -> None:
+    source = PrometheusSource(HttpSource(url=fault.url, timeout=1.0))
+    held = await held_busy(fault, source)
+    fault.by_query["slow"] = "slow"
+    fault.delay = 0.7  # answered 0.7 s after a worker takes it, over 1.1 s after it was asked
+    queued = asyncio.create_task(source.query("slow"))
+    await asyncio.sleep(0.4)
+    assert not queued.done()
+    fault.release.set()  # the held queries answer within their timeout; the queued one runs
+    assert [len(series) for series in await asyncio.gather(*held)] == [1] * MAX_CONCURRENT
+    assert len(await queued) == 1
+    await source.aclose()
+
+
+async def test_a_query_that_gets_no_worker_in_time_says_so(fault: FaultServer) -> None:
+    source = PrometheusSource(HttpSource(url=fault.url, timeout=1.0), queue_wait=0.2)
+    held = await held_busy(fault, source)
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable) as caught:
+        await source.query("sum(up)")
+    elapsed = time.monotonic() - started
+    assert caught.value.message == (
+        f"no free query worker within 0.2s: all {MAX_CONCURRENT} are busy with earlier queries"
+    )
+    assert 0.2 <= elapsed < 0.2 + SLACK
+    assert fault.hits["/api/v1/query"] == MAX_CONCURRENT  # it was never sent
+    fault.release.set()
+    assert len(await asyncio.gather(*held)) == MAX_CONCURRENT  # the busy ones still answer
+    await source.aclose()
 
 
 def test_the_status_process_exits_at_its_timeout_despite_a_trickling_server(
