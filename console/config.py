@@ -1,6 +1,6 @@
 """``console.yaml``: models, discovery, loading with line numbers, and profile guardrails.
 
-Discovery order (DESIGN §4): ``--config``, ``$INCIDENT_CONSOLE_CONFIG``, ``./console.yaml``,
+Discovery order: ``--config``, ``$INCIDENT_CONSOLE_CONFIG``, ``./console.yaml``,
 then the user config dir. With none found the console runs on built-in defaults (profile
 ``dev``, no telemetry sources, no nodes) so drills and lint work out of the box.
 

@@ -2,7 +2,7 @@
 
 Everything the engines do goes through ``IncidentSink``: the event is written to the journal
 first (durably, for decisions), then folded into ``IncidentState`` and handed to listeners
-(the TUI). The screen therefore never shows what the log does not hold (DESIGN §1). ``run``,
+(the TUI). The screen therefore never shows what the log does not hold. ``run``,
 ``open``, ``resume`` and ``drill`` all start here.
 """
 

@@ -1,4 +1,4 @@
-"""Node selectors: which nodes a block runs on (DESIGN §2).
+"""Node selectors: which nodes a block runs on.
 
 Grammar: whitespace-separated words, all of which must match (AND). A word is ``all``,
 ``local`` (the console's own machine), ``name=a,b``, ``role=etcd`` or ``label.zone=b``; a

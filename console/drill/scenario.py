@@ -1,4 +1,4 @@
-"""Drill scenarios (DESIGN §5): a simulated cluster, a timeline of injects, scripted replies.
+"""Drill scenarios: a simulated cluster, a timeline of injects, scripted replies.
 
 A scenario is YAML::
 

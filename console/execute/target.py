@@ -1,7 +1,7 @@
 """The target protocol: run one command on one node, stream its output, kill it if asked.
 
 Local subprocesses, SSH and the drill simulator implement the same protocol, so the runner
-never knows where a command runs (DESIGN §1). The runner owns timeouts, caps and verdicts; a
+never knows where a command runs. The runner owns timeouts, caps and verdicts; a
 target only moves bytes and reports how the command ended.
 
 Failures are split by whether the command may have run:

@@ -1,4 +1,4 @@
-"""Canonical JSON and the hash chain that links events (DESIGN §3).
+"""Canonical JSON and the hash chain that links events.
 
 ``hash`` is SHA-256 (or HMAC-SHA256 with a key) over the canonical JSON of the event without
 its ``hash`` field: sorted keys, no spaces, UTF-8. The first event's ``prev`` is 64 zeros.

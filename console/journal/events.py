@@ -1,4 +1,4 @@
-"""Event models of the incident journal (DESIGN §3, normative in docs/journal-format.md).
+"""Event models of the incident journal (normative in docs/journal-format.md).
 
 An event is an envelope (``v``, ``seq``, ``ts``, ``mono``, ``type``, ``incident``, ``actor``,
 ``mode``, ``data``, ``prev``, ``hash``) around a typed payload. Engines build payloads and hand

@@ -1,4 +1,4 @@
-"""The session's state as a pure fold over its events (DESIGN §1).
+"""The session's state as a pure fold over its events.
 
 ``fold(events)`` builds an ``IncidentState`` from nothing; the live session calls
 ``state.apply(event)`` as each event is emitted. Both go through the same code, so resume,

@@ -1,4 +1,4 @@
-"""The incident log on disk: one writer, append-only JSON Lines, hash-chained (DESIGN §3).
+"""The incident log on disk: one writer, append-only JSON Lines, hash-chained.
 
 ``JournalLog`` implements ``EventSink``. Each emitted payload is redacted, sealed (seq, times,
 prev, hash), written with one ``write`` and, by the fsync policy recorded in the log:

@@ -1,7 +1,7 @@
 """Reading incident logs from disk: raw lines for verify, typed events for fold, export, timeline.
 
 Every line the writer finishes ends with a newline, so bytes after the last newline are a torn
-tail: a write the crash cut short (DESIGN §3). Anything else that does not parse is reported as
+tail: a write the crash cut short. Anything else that does not parse is reported as
 a problem naming the file, line and the seq it should have had.
 """
 

@@ -1,4 +1,4 @@
-"""Redaction: secrets are replaced before an event is written or shown (DESIGN §3).
+"""Redaction: secrets are replaced before an event is written or shown.
 
 Built-in rules cover private keys, AWS keys, bearer and basic credentials, passwords and tokens in
 ``key=value`` / ``key: value`` / JSON form and on command lines, credentials in URLs, JWTs and

@@ -1,4 +1,4 @@
-"""Verify an incident log: integrity, completeness and policy (DESIGN §3).
+"""Verify an incident log: integrity, completeness and policy.
 
 ``Verifier`` is fed the log's raw lines one at a time (so a million-event log needs no more
 memory than its open block runs) and gives a ``VerifyReport`` of findings, each with the seq and

@@ -1,1 +1,1 @@
-"""Runbooks: the Markdown format (DESIGN §2), its parser, expectations and lint."""
+"""Runbooks: the Markdown format, its parser, expectations and lint."""

@@ -1,4 +1,4 @@
-"""Parse a Markdown runbook into the typed model (DESIGN §2).
+"""Parse a Markdown runbook into the typed model.
 
 The parser never raises on bad input: every problem is collected with its file and line, and a
 runbook is returned only when there are no errors. ``load_runbook`` wraps that into a

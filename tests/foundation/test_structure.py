@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from console.cli import cli
 
 PACKAGE = Path(__file__).resolve().parents[2] / "console"
+TEXT_SUFFIXES = {".py", ".md", ".toml", ".yaml", ".yml", ".tcss"}
 
 
 def test_no_textual_import_outside_tui() -> None:
@@ -65,3 +67,24 @@ def test_python_dash_m_works() -> None:
         [sys.executable, "-m", "console", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("incident-console, version ")
+
+
+def test_the_repository_explains_itself() -> None:
+    """No tracked file points at a design document outside the repository."""
+    root = PACKAGE.parent
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    outside = re.compile(r"DESIGN(\.md| §)|\.\./shared/")
+    offenders = []
+    for name in filter(None, listed):
+        path = root / name
+        if (
+            path.suffix not in {".py", ".md", ".toml", ".yaml", ".yml", ".tcss"}
+            or not path.is_file()
+        ):
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if outside.search(line) and "tests/foundation/test_structure.py" not in name:
+                offenders.append(f"{name}:{number}: {line.strip()}")
+    assert offenders == []
