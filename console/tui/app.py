@@ -133,10 +133,10 @@ class ConsoleApp(App[str]):
             self.run_worker(self.ws.drill.run(), name="drill", group="engines")
         if self.ws.runbook is not None:
             self.open_runbook(self.ws.runbook)
-        for warning in self.ws.incident.warnings:
-            self.notify(self.shown(warning), title="Incident log", severity="warning", markup=False)
         else:
             self.call_later(self.action_open_runbook)
+        for warning in self.ws.incident.warnings:
+            self.notify(self.shown(warning), title="Incident log", severity="warning", markup=False)
         self._status()
 
     def _history(self) -> list[Text]:
