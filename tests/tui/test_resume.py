@@ -80,3 +80,26 @@ def test_resume_a_suspended_incident_in_the_console(tmp_path: Path) -> None:
     assert verified.exit_code == 0, verified.output
     missing = CliRunner().invoke(cli, ["resume", str(log.parent / "nope.jsonl")])
     assert missing.exit_code == 2
+
+
+async def warnings_on_screen(cfg: Path, log: Path) -> list[str]:
+    ws = await live_workspace(load_config(cfg), title="", resume=log)
+    ws.runbook = ws.library.by_id("local-check")
+    app = ConsoleApp(ws)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.pause(0.3)
+        shown = [str(n.message) for n in app._notifications]
+        assert app.screen is app.screen_stack[0]  # a runbook was given: no picker opened
+        await pilot.press("q")
+    return shown
+
+
+def test_a_log_others_can_read_is_warned_about_on_screen(tmp_path: Path) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "local.md").write_text(RUNBOOK)
+    cfg = tmp_path / "console.yaml"
+    cfg.write_text(f"runbooks: [{tmp_path / 'runbooks'}]\n")
+    log = asyncio.run(open_and_suspend(cfg, tmp_path / "open.jsonl"))
+    log.chmod(0o644)
+    shown = asyncio.run(warnings_on_screen(cfg, log))
+    assert any(str(log) in message and "read" in message for message in shown), shown
