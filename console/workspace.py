@@ -13,7 +13,6 @@ from pathlib import Path
 
 import platformdirs
 
-from console.catalog import Catalog, load_catalog, runbook_catalog
 from console.config import APP_NAME, Config, LoadedConfig
 from console.drill.engine import DrillEngine
 from console.drill.run import DrillRun
@@ -22,6 +21,7 @@ from console.errors import Problem
 from console.execute.session import ConfirmCallback, PromptCallback, RunbookSession
 from console.execute.targets import LiveTargets, TargetProvider
 from console.incident import Incident
+from console.runbook.catalog import Catalog, load_catalog, runbook_catalog
 from console.runbook.library import Library, load_library
 from console.runbook.model import Runbook
 from console.telemetry.poller import TelemetryPoller

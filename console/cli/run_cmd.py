@@ -18,7 +18,6 @@ from typing import Any
 
 import click
 
-from console.catalog import Catalog, require_catalog
 from console.cli import cli
 from console.cli.common import (
     EXIT_FINDINGS,
@@ -38,6 +37,7 @@ from console.config import Config, LoadedConfig
 from console.drill.run import DrillRun
 from console.durations import format_duration, parse_duration
 from console.errors import Problem, SourceError
+from console.execute.promql import PromQLSource
 from console.execute.runner import BlockRun, NodeRun
 from console.execute.session import (
     BlockPlan,
@@ -51,11 +51,12 @@ from console.incident import Incident
 from console.journal.events import JournalFault, Mode
 from console.journal.log import JournalError
 from console.journal.sink import EventSink, MemorySink
+from console.runbook.catalog import Catalog, require_catalog
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.runbook.parse import load_runbook
 from console.runbook.render import VarError
 from console.sanitize import visible
-from console.telemetry.errors import TelemetryError
+from console.source_errors import TelemetryError
 from console.telemetry.poller import TelemetryPoller
 
 EXIT_INTERRUPTED = 130
@@ -130,13 +131,15 @@ def run_cmd(
     steps = _select_steps(runbook, step_refs)
     interactive = sys.stdin.isatty()
 
-    def session_on(sink: EventSink, values: dict[str, str], incident: str) -> RunbookSession:
+    def session_on(
+        sink: EventSink, values: dict[str, str], incident: str, promql: PromQLSource | None
+    ) -> RunbookSession:
         return RunbookSession(
             runbook,
             config,
             sink,
             targets=drill.targets if drill else None,
-            promql=drill.prometheus if drill else None,
+            promql=promql,
             catalog=catalog,
             variables=values,
             confirm=_confirmer(yes, interactive),
@@ -147,7 +150,9 @@ def run_cmd(
         )
 
     try:
-        planner = session_on(MemorySink(), variables, "INC-plan")
+        planner = session_on(
+            MemorySink(), variables, "INC-plan", drill.prometheus if drill else None
+        )
     except VarError as exc:
         print_problems([exc.problem])
         die("a --var value was refused; nothing was run")
@@ -163,8 +168,9 @@ def run_cmd(
         incident = await _open_incident(
             loaded, runbook, journal, no_journal, accepted, accept_risk, drill
         )
-        session = session_on(incident.sink, dict(planner.values), incident.incident_id)
         poller = _poller(config, incident, drill)
+        promql = poller.prometheus if poller else None
+        session = session_on(incident.sink, dict(planner.values), incident.incident_id, promql)
         try:
             if drill is not None:
                 await drill.start(incident)

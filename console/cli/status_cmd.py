@@ -17,7 +17,7 @@ from console.cli.common import (
     load_config_or_exit,
 )
 from console.config import Config, LoadedConfig
-from console.telemetry.errors import SourceConfigError
+from console.source_errors import SourceConfigError
 from console.telemetry.poller import TelemetryPoller
 from console.telemetry.render import render_json, render_text
 from console.telemetry.state import TelemetryState

@@ -13,8 +13,8 @@ from console.config import Config, Node
 from console.drill.promql import PromQLError
 from console.drill.simulator import Simulator
 from console.drill.target import SimulatedTarget
+from console.source_errors import RequestRejected
 from console.telemetry.alerts import Alert
-from console.telemetry.errors import RequestRejected
 from console.telemetry.panels import Series
 
 

@@ -56,7 +56,7 @@ from console.runbook.expect import (
     verdict_for,
 )
 from console.runbook.model import Block
-from console.telemetry.errors import SourceTimedOut
+from console.source_errors import SourceTimedOut
 
 RunVerdict = Literal["pass", "fail", "error", "indeterminate", "cancelled", "declined", "refused"]
 HARD_STOP_S = 15.0

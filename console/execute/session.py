@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from console.catalog import Catalog
 from console.config import Config, Node
 from console.errors import Problem, SourceError
 from console.execute.http import parse_request
-from console.execute.promql import PromQLSource
+from console.execute.promql import PromQLSource, UnbuiltSource
 from console.execute.runner import BlockRun, BlockRunner, NodeJob, RunSpec
 from console.execute.targets import LOCAL, LiveTargets, TargetProvider
 from console.journal.events import ActionConfirmed, ActionDeclined, StepEntered, StepSkipped
 from console.journal.sink import EventSink
+from console.runbook.catalog import Catalog
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.runbook.parse import load_runbook_text
 from console.runbook.render import (
@@ -43,7 +43,6 @@ from console.runbook.render import (
 )
 from console.runbook.template import variables_in
 from console.selector import Selector, SelectorError, parse_selector
-from console.telemetry.prometheus import PrometheusSource
 
 DEFAULT_EVERY_S = 5.0
 ConfirmHow = Literal["typed", "yes", "flag"]
@@ -149,7 +148,7 @@ class RunbookSession:
         self.prompt = prompt
         self.incident = incident
         self.promql = promql
-        self._own_promql: PrometheusSource | None = None
+        """Answers ``promql`` blocks; given by whoever assembles the session, never built here."""
         self.runner = BlockRunner(
             sink, concurrency=config.ssh.concurrency, output_cap=config.execution.output_cap
         )
@@ -486,19 +485,17 @@ class RunbookSession:
             ]
             return await self.runner.run_shell(spec, jobs, confirm_rest=confirm_rest)
         if block.lang == "promql":
-            if self.promql is None:
+            source = self.promql
+            if source is None:
                 assert self.config.prometheus is not None
-                self._own_promql = PrometheusSource(self.config.prometheus)
-                self.promql = self._own_promql
-            return await self.runner.run_promql(spec, plan.commands[""], self.promql)
+                source = UnbuiltSource(self.config.prometheus.url)
+            return await self.runner.run_promql(spec, plan.commands[""], source)
         request = parse_request(plan.commands[""], action=block.is_action)
         return await self.runner.run_http(spec, request)
 
     async def close(self) -> None:
         """Close connections (the pooled SSH connections live until then)."""
         await self.targets.close()
-        if self._own_promql is not None:
-            await self._own_promql.aclose()
 
 
 def _run_id() -> str:

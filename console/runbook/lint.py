@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.catalog import (
+from console.config import LoadedConfig, policy_violations
+from console.errors import Problem, ProblemList, Severity
+from console.runbook.catalog import (
     Catalog,
     CatalogCache,
     catalog_folders,
@@ -18,8 +20,6 @@ from console.catalog import (
     load_catalog,
     runbook_catalog,
 )
-from console.config import LoadedConfig, policy_violations
-from console.errors import Problem, ProblemList, Severity
 from console.runbook.library import Library, load_library, runbook_files
 from console.runbook.model import BUILTIN_VARS, Block, Runbook
 from console.runbook.template import shell_sites, variables_in

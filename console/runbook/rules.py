@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import ProblemList
+from console.runbook.match import rank_runbooks
 from console.runbook.model import Runbook
-from console.telemetry.match import rank_runbooks
 from console.yamlsrc import load_yaml, read_source
 
 

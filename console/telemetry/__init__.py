@@ -1,5 +1,6 @@
-"""Live telemetry: Prometheus and Alertmanager sources, panel models, the poller, silences,
-alert → runbook ranking, and the plain-text status view.
+"""Live telemetry: Prometheus and Alertmanager sources, panel models, the poller, silences
+and the plain-text status view. (Alert → runbook ranking is ``console.runbook.match``; the
+sources' errors are ``console.source_errors``.)
 
 The engine is ``TelemetryPoller`` (poller.py); the TUI and the headless commands consume its
 ``TelemetryState``. Nothing here imports Textual.

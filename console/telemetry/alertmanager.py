@@ -13,8 +13,8 @@ from urllib.parse import quote
 import httpx
 
 from console.config import HttpSource
+from console.source_errors import SourceUnavailable
 from console.telemetry.alerts import Alert, parse_alertmanager_alerts
-from console.telemetry.errors import SourceUnavailable
 from console.telemetry.http import Access, request_json
 
 

@@ -23,7 +23,7 @@ import httpx
 from console.config import MAX_SECRET_BYTES, HttpSource, url_credentials, url_problem
 from console.durations import format_duration
 from console.errors import ProblemList
-from console.telemetry.errors import RequestRejected, SourceConfigError, SourceUnavailable
+from console.source_errors import RequestRejected, SourceConfigError, SourceUnavailable
 from console.yamlsrc import read_source_bytes
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")

@@ -27,9 +27,9 @@ from types import TracebackType
 from console.config import Config
 from console.journal.events import MetricSnapshot, Payload, SourceDown, SourceUp
 from console.journal.sink import EventSink
+from console.source_errors import SourceUnavailable, TelemetryError
 from console.telemetry.alertmanager import AlertmanagerSource
 from console.telemetry.alerts import Alert
-from console.telemetry.errors import SourceUnavailable, TelemetryError
 from console.telemetry.panels import (
     AlertsModel,
     Failed,

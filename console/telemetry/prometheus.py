@@ -36,8 +36,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from console.config import HttpSource
+from console.source_errors import RequestRejected, SourceTimedOut, SourceUnavailable
 from console.telemetry.alerts import Alert, parse_prometheus_alerts
-from console.telemetry.errors import RequestRejected, SourceTimedOut, SourceUnavailable
 from console.telemetry.http import (
     Access,
     body_snippet,

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from console.errors import ConsoleError
 from console.journal.events import SilenceCreated, SilenceExpired
 from console.journal.sink import EventSink
+from console.source_errors import SourceUnavailable
 from console.telemetry.alertmanager import AlertmanagerSource
 from console.telemetry.alerts import Alert
-from console.telemetry.errors import SourceUnavailable
 
 
 class InvalidSilence(ConsoleError, ValueError):

@@ -26,9 +26,9 @@ from console.journal.events import (
     StepSkipped,
 )
 from console.journal.timeline import describe
+from console.runbook.match import rank_runbooks
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.sanitize import visible
-from console.telemetry.match import rank_runbooks
 from console.telemetry.state import TelemetryState
 from console.tui.messages import EventRecorded, TelemetryUpdated
 from console.tui.screens import (

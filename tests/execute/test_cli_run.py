@@ -238,3 +238,19 @@ def test_typed_confirmation_on_a_terminal(
     assert returncode == code, output
     assert flag.exists() is ran
     assert "type act to run it" in output
+
+
+def test_a_prometheus_client_that_cannot_be_built_is_the_blocks_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run hands the session the poller's client; if it has none the block errs, no traceback."""
+    monkeypatch.delenv("PROM_TOKEN_UNSET", raising=False)
+    (tmp_path / "console.yaml").write_text(
+        "profile: dev\nprometheus:\n  url: http://127.0.0.1:9\n"
+        "  bearer_token_env: PROM_TOKEN_UNSET\n"
+    )
+    runbook = write(tmp_path, fence("up", "up", lang="promql"))
+    result = invoke(tmp_path, str(runbook), "--no-journal")
+    assert result.exit_code == 1, result.output
+    assert "$PROM_TOKEN_UNSET, which is not set" in result.output
+    assert "no client: the telemetry source could not be set up" in result.output

@@ -7,7 +7,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +21,7 @@ from console.errors import SourceError
 from console.execute.session import ConfirmAnswer, ConfirmRequest, RunbookSession
 from console.journal.events import ActionConfirmed, BlockFinished, BlockStarted, NodeResult
 from console.journal.sink import MemorySink
+from console.telemetry.prometheus import PrometheusSource
 from tests.execute.conftest import block_of, fence, payloads, types, write_runbook
 
 
@@ -99,6 +100,17 @@ def local_session(tmp_path: Path, *steps: str, **kwargs: Any) -> RunbookSession:
     runbook = write_runbook(tmp_path, *steps)
     config = kwargs.pop("config", Config())
     return RunbookSession(runbook, config, kwargs.pop("sink", MemorySink()), **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def prometheus_of(config: Config) -> AsyncIterator[PrometheusSource]:
+    """The telemetry's client of ``config.prometheus``, as the workspace hands it to a session."""
+    assert config.prometheus is not None
+    source = PrometheusSource(config.prometheus)
+    try:
+        yield source
+    finally:
+        await source.aclose()
 
 
 async def test_action_confirmed_is_recorded_before_block_started(tmp_path: Path) -> None:
@@ -242,8 +254,9 @@ async def test_promql_judges_each_series_and_same(tmp_path: Path, stub: str) -> 
         + fence("none", "empty", lang="promql")
     )
     sink = MemorySink()
-    session = local_session(tmp_path, steps, config=config, sink=sink)
-    runs = {r.block.id: r for r in (await session.run()).runs}
+    async with prometheus_of(config) as source:
+        session = local_session(tmp_path, steps, config=config, sink=sink, promql=source)
+        runs = {r.block.id: r for r in (await session.run()).runs}
     assert runs["sum"].verdict == "pass" and runs["sum"].nodes[0].value == 2
     assert runs["sum"].nodes[0].node == "prometheus"
     assert runs["scalar"].verdict == "pass"
@@ -263,10 +276,11 @@ async def test_promql_judges_each_series_and_same(tmp_path: Path, stub: str) -> 
 async def test_promql_times_out_and_retries_at_most_once(tmp_path: Path, stub: str) -> None:
     config = Config(prometheus=HttpSource(url=stub, timeout=0.5))
     steps = fence("slow", "slow", lang="promql") + fence("broken", "broken", lang="promql")
-    session = local_session(tmp_path, steps, config=config)
-    Stub.hits.clear()
-    began = time.monotonic()
-    slow, broken = (await session.run()).runs
+    async with prometheus_of(config) as source:
+        session = local_session(tmp_path, steps, config=config, promql=source)
+        Stub.hits.clear()
+        began = time.monotonic()
+        slow, broken = (await session.run()).runs
     assert slow.nodes[0].verdict == "indeterminate"
     assert "no answer within 0.5s" in slow.nodes[0].reason
     assert broken.nodes[0].verdict == "error"
@@ -347,3 +361,16 @@ async def test_an_injected_promql_source_answers_instead_of_the_config(tmp_path:
     assert down.nodes[0].verdict == "error"
     assert down.nodes[0].reason == "prometheus drill://simulator: series engine stopped"
     assert hang.nodes[0].verdict == "indeterminate"
+
+
+async def test_a_session_given_no_source_builds_no_client(tmp_path: Path, stub: str) -> None:
+    """Execution never builds a Prometheus client: without a source the block is an error."""
+    config = Config(prometheus=HttpSource(url=stub.replace("//", "//u:secret@"), timeout=1.0))
+    steps = fence("sum", "sum(up)", lang="promql", expect={"value": ">= 2"})
+    Stub.hits.clear()
+    session = local_session(tmp_path, steps, config=config)
+    (run,) = (await session.run()).runs
+    await session.close()
+    assert run.nodes[0].verdict == "error"
+    assert "no client" in run.nodes[0].reason and "secret" not in run.nodes[0].reason
+    assert Stub.hits == {}

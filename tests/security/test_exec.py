@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from console.catalog import runbook_catalog
 from console.cli import cli
 from console.config import Config
 from console.execute.session import ConfirmAnswer, ConfirmRequest, RunbookSession
 from console.execute.targets import LiveTargets
 from console.journal.events import ActionDeclined
 from console.journal.sink import MemorySink
+from console.runbook.catalog import runbook_catalog
 from tests.execute.conftest import block_of, fence, payloads, write_runbook
 
 

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from console.catalog import load_catalog
 from console.cli import cli
 from console.config import Config, HttpSource, load_config
 from console.drill.promql import PromQLError, evaluate
@@ -29,9 +28,10 @@ from console.drill.scenario import load_scenario
 from console.drill.series import SeriesStore
 from console.errors import ProblemList, SourceError
 from console.inventory import read_inventory
+from console.runbook.catalog import load_catalog
 from console.runbook.parse import parse_runbook
 from console.runbook.rules import read_rules
-from console.telemetry.errors import SourceConfigError
+from console.source_errors import SourceConfigError
 from console.telemetry.http import Access
 from console.telemetry.poller import TelemetryPoller
 from tests.telemetry.fault_server import FaultServer

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from console.cli import cli
 from console.config import Config
-from console.telemetry.errors import SourceConfigError
+from console.source_errors import SourceConfigError
 from console.telemetry.poller import TelemetryPoller
 from tests.telemetry.fault_server import FaultServer
 

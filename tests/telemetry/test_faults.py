@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from console.cli import cli
 from console.config import Config, HttpSource
 from console.journal.sink import MemorySink
-from console.telemetry.errors import SourceUnavailable
+from console.source_errors import SourceUnavailable
 from console.telemetry.poller import TelemetryPoller
 from console.telemetry.prometheus import MAX_CONCURRENT, PrometheusSource
 from tests.telemetry.fault_server import FaultServer

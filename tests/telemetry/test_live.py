@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from console.cli import cli
 from console.journal.sink import MemorySink
+from console.runbook.match import rank_runbooks
 from console.runbook.parse import parse_runbook
-from console.telemetry.match import rank_runbooks
 from console.telemetry.poller import TelemetryPoller
 from console.telemetry.state import TelemetryState
 from tests.telemetry.conftest import Stack, wait_until

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from console.journal.events import AlertFiring
+from console.runbook.match import RunbookMatch, rank_runbooks
 from console.runbook.model import Runbook
 from console.runbook.parse import parse_runbook
 from console.telemetry.alerts import Alert
-from console.telemetry.match import RunbookMatch, rank_runbooks
 
 BODY = "# {title}\n\n## 1. Look\n\nRead the dashboards.\n"
 

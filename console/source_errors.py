@@ -1,4 +1,7 @@
-"""Errors of the telemetry sources, each naming the source, its URL and what went wrong.
+"""Errors of the metric and alert sources, each naming the source, its URL and what went wrong.
+
+They live below every engine so that telemetry, execution (``promql`` blocks) and the drill's
+simulated sources raise and catch the same classes without importing one another.
 
 ``SourceUnavailable`` means no usable answer (refused, timed out, 5xx, garbage): the source
 counts as down. ``RequestRejected`` means the source answered and refused this one request (a
