@@ -421,6 +421,9 @@ class ConsoleApp(App[str]):
         return await self.push_screen_wait(PromptScreen(name, spec, problem, self.redactor))
 
 
-def run_app(workspace: Workspace) -> str | None:
-    """Run the console until the engineer quits or closes; returns the farewell line."""
-    return ConsoleApp(workspace).run()
+async def run_app(workspace: Workspace) -> str | None:
+    """Run the console until the engineer quits or closes; returns the farewell line.
+
+    It runs on the running loop, which must be the one ``workspace`` was built on.
+    """
+    return await ConsoleApp(workspace).run_async()
