@@ -221,6 +221,7 @@ class JournalLog:
         self._sync_task: asyncio.Task[None] | None = None
         self._retrying: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the timer and tasks live
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending: Event | None = None
         self._closed = False
@@ -495,7 +496,26 @@ class JournalLog:
             raise JournalError(f"{self.path}: the log is closed; nothing more can be recorded")
         return await self._emit(payload)
 
+    def _adopt_running_loop(self) -> None:
+        """Forget a group-commit timer and background tasks left on another loop.
+
+        They belong to the loop that was running when they were made; once that loop is closed
+        or no longer runs they never fire, and a pending timer would block every later group
+        commit. What they were for is still queued, so the next commit on this loop covers it.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._sync_task = None
+        self._retrying = None
+        self._tasks.clear()
+        self._loop = loop
+
     async def _emit(self, payload: Payload) -> Event:
+        self._adopt_running_loop()
         event = self._append(payload)
         if payload.DECISION and self.fsync == "always":
             try:
@@ -636,6 +656,7 @@ class JournalLog:
         if self.fsync == "never" or self._timer is not None or self._closed:
             return
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._timer = loop.call_later(self.group_commit_ms / 1000, self._commit_now)
 
     def _commit_now(self) -> None:
@@ -704,6 +725,7 @@ class JournalLog:
     async def _shutdown(self) -> None:
         if self._closed:
             return
+        self._adopt_running_loop()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
