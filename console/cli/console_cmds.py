@@ -28,7 +28,6 @@ from console.cli.common import (
 from console.config import Config, LoadedConfig
 from console.drill.debrief import debrief
 from console.errors import ConsoleError, SourceError
-from console.journal.reader import LogUnreadable, read_log
 from console.runbook.parse import load_runbook
 from console.workspace import Workspace, drill_workspace, live_workspace
 
@@ -132,15 +131,6 @@ def resume_cmd(log: Path, config_path: str | None, accept_risk: str | None) -> N
     """
     loaded = load_config_or_exit(config_path)
     accepted = check_policy_or_exit(loaded, accept_risk)
-    try:
-        first = read_log(log).events[0]
-    except LogUnreadable as exc:
-        die(str(exc))
-    if first.mode == "drill":
-        die(
-            f"{log} is a drill's log: a drill cannot be resumed (its simulated cluster is gone); "
-            "start a new one with `incident-console drill`"
-        )
 
     def show_last_runbook(workspace: Workspace) -> None:
         runbooks = workspace.incident.state.runbooks

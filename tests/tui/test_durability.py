@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 
 from console.cli import cli
 from console.tui.app import ConsoleApp
+from tests.tui.conftest import Autopilot
 from tests.tui.test_console import until
 
 GROUP_WINDOW_S = 0.2  # the log's group_commit_ms (the default)
@@ -55,7 +56,10 @@ def synced_sizes(monkeypatch: pytest.MonkeyPatch) -> dict[int, int]:
 
 
 def test_output_written_while_the_console_runs_is_fsynced(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synced_sizes: dict[int, int]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    synced_sizes: dict[int, int],
+    drive_console: Callable[[Autopilot], None],
 ) -> None:
     monkeypatch.delenv("INCIDENT_LOG_KEY", raising=False)
     (tmp_path / "runbooks").mkdir()
@@ -87,13 +91,7 @@ def test_output_written_while_the_console_runs_is_fsynced(
         seen.update(written=written, synced=synced_sizes.get(inode, 0))
         await app.action_quit_console()
 
-    real_run_async = ConsoleApp.run_async
-
-    async def driven(self: ConsoleApp, **_: Any) -> str | None:
-        """The console as `open` runs it, with the pilot at the keyboard and no terminal."""
-        return await real_run_async(self, headless=True, size=(150, 45), auto_pilot=work)
-
-    monkeypatch.setattr(ConsoleApp, "run_async", driven)
+    drive_console(work)
     result = CliRunner().invoke(cli, ["open", str(book), "--config", str(cfg)])
     assert result.exit_code == 0, result.output
     assert seen["written"] > 2000, "the block's output is in the log"
