@@ -9,6 +9,7 @@ first (durably, for decisions), then folded into ``IncidentState`` and handed to
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,28 +25,40 @@ from console.journal.events import (
     RiskAccepted,
     RunbookLoaded,
 )
-from console.journal.fold import IncidentState, fold
+from console.journal.fold import IncidentState
 from console.journal.log import JournalLog
-from console.journal.reader import read_log
 from console.journal.redact import Redactor, session_redactor
 from console.journal.sink import EventSink, MemorySink
 from console.runbook.model import Runbook
 
 Listener = Callable[[Event], None]
 
+QUIET_TYPES = frozenset({"block.output", "metric.snapshot"})  # too many for the timeline
+TIMELINE_EVENTS = 2000  # the latest events the console's timeline shows when it opens
+
 
 class IncidentSink:
     """Journal first, then the live state, then the listeners."""
 
-    def __init__(self, inner: EventSink, state: IncidentState | None = None) -> None:
+    def __init__(self, inner: EventSink) -> None:
         self.inner = inner
-        self.state = state or IncidentState()
+        self.state = IncidentState()
+        self.timeline: deque[Event] = deque(maxlen=TIMELINE_EVENTS)  # the latest, not quiet
         self._listeners: list[Listener] = []
+
+    def fold(self, event: Event) -> None:
+        """Fold an event the journal holds into the state, as it is written or read on resume.
+
+        Nothing reads the log back: the state is always the fold of what went through here.
+        """
+        self.state.apply(event)
+        if event.type not in QUIET_TYPES:
+            self.timeline.append(event)
 
     async def emit(self, payload: Payload) -> Event:
         """Record ``payload``; once it is in the journal, show it."""
         event = await self.inner.emit(payload)
-        self.state.apply(event)
+        self.fold(event)
         for listener in list(self._listeners):
             listener(event)
         return event
@@ -119,9 +132,10 @@ class Incident:
         faults: list[JournalFault] = []
         log: JournalLog | None = None
         inner: EventSink
+        opening: Event | None
         if in_memory:
             inner = MemorySink(incident="INC-dry-run", actor=config.actor or "dry-run", mode=mode)
-            await inner.emit(_opened(title, config.profile, runbook, scenario))
+            opening = await inner.emit(_opened(title, config.profile, runbook, scenario))
         else:
             log = JournalLog.create(
                 journal or config.journal.dir,
@@ -137,9 +151,10 @@ class Incident:
                 redactor=redactor,
                 on_fault=_fault_listener(faults, on_fault),
             )
-            inner = log
-        state = fold(_events_so_far(inner, log))
-        incident = cls(IncidentSink(inner, state), log, faults, redactor)
+            inner, opening = log, log.opening
+        incident = cls(IncidentSink(inner), log, faults, redactor)
+        if opening is not None:
+            incident.sink.fold(opening)
         await incident.sink.emit(
             ConfigLoaded(
                 path=str(loaded.path) if loaded.path else None,
@@ -167,12 +182,15 @@ class Incident:
     ) -> Incident:
         """Reopen an incident's log for appending; the state is the fold of what it holds.
 
+        The log is read once, as it is verified, and folded on the way.
+
         ``mode`` is what will be recorded: a log of the other mode (a drill's log for a live
         run, a live log for a drill) is refused with ``JournalError`` before anything runs.
         """
         config = loaded.config
         redactor = redactor or session_redactor(config)
         faults: list[JournalFault] = []
+        sink = IncidentSink(MemorySink())  # the log's events are folded here while it is read
         log = JournalLog.open_for_append(
             path,
             key=journal_key(loaded),
@@ -181,9 +199,10 @@ class Incident:
             on_fault=_fault_listener(faults, on_fault),
             mode=mode,
             profile=config.profile,
+            on_event=sink.fold,
         )
-        events = read_log(path).events
-        return cls(IncidentSink(log, fold(events)), log, faults, redactor)
+        sink.inner = log
+        return cls(sink, log, faults, redactor)
 
     async def record_runbook(self, runbook: Runbook) -> Event:
         """Record which runbook (and which version of it) is being worked."""
@@ -197,14 +216,14 @@ class Incident:
         if self.log is None:
             return None
         event = await self.log.close(summary)
-        self.state.apply(event)
+        self.sink.fold(event)
         return event.hash
 
     async def suspend(self, reason: str = "") -> None:
         """Stop working the incident but leave it open for ``resume``."""
         if self.log is not None:
             event = await self.log.suspend(reason)
-            self.state.apply(event)
+            self.sink.fold(event)
 
 
 def _fault_listener(
@@ -230,10 +249,3 @@ def _opened(title: str, profile: str, runbook: Runbook | None, scenario: str | N
         scenario=scenario,
         fsync="never",
     )
-
-
-def _events_so_far(inner: EventSink, log: JournalLog | None) -> list[Event]:
-    if log is not None:
-        return read_log(log.path).events
-    assert isinstance(inner, MemorySink)
-    return list(inner.events)

@@ -7,7 +7,9 @@ core) stays usable without it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,7 +28,6 @@ from console.cli.common import (
 from console.config import Config, LoadedConfig
 from console.drill.debrief import debrief
 from console.errors import ConsoleError, SourceError
-from console.journal.reader import LogUnreadable, read_log
 from console.runbook.parse import load_runbook
 from console.workspace import Workspace, drill_workspace, live_workspace
 
@@ -37,11 +38,30 @@ journal_option = click.option(
 )
 
 
-def _run(workspace: Workspace) -> None:
+def _serve(
+    build: Coroutine[Any, Any, Workspace],
+    prepare: Callable[[Workspace], None] | None = None,
+) -> None:
+    """Build the workspace and run the console on ONE event loop, then say goodbye.
+
+    The journal's group-commit timer and the engines' connections belong to the loop they were
+    made on; a workspace built on a loop that is then closed would never fsync again.
+    ``prepare`` adjusts the built workspace (which runbook to show) before the screen opens.
+    """
     from console.tui.app import run_app
 
-    use_redactor(workspace.incident.redactor)  # one redactor for the screen, log and farewell
-    farewell = run_app(workspace)
+    with asyncio.Runner() as runner:
+        try:
+            workspace = runner.run(build)
+        except SourceError as exc:
+            print_problems(exc.problems)
+            die(f"{len(exc.problems)} problem(s); nothing was started")
+        except ConsoleError as exc:
+            die(str(exc))
+        if prepare is not None:
+            prepare(workspace)
+        use_redactor(workspace.incident.redactor)  # one redactor for the screen, log and farewell
+        farewell = runner.run(run_app(workspace))
     if farewell:
         echo(farewell)
     if workspace.scenario is not None:
@@ -54,16 +74,6 @@ def _run(workspace: Workspace) -> None:
     if path is not None:
         echo(f"incident log: {path}")
         echo(f"head hash: {workspace.incident.state.head}")
-
-
-def _build(coro):  # type: ignore[no-untyped-def]
-    try:
-        return asyncio.run(coro)
-    except SourceError as exc:
-        print_problems(exc.problems)
-        die(f"{len(exc.problems)} problem(s); nothing was started")
-    except ConsoleError as exc:
-        die(str(exc))
 
 
 @cli.command("open")
@@ -92,7 +102,11 @@ def open_cmd(
         except SourceError as exc:
             print_problems(exc.problems)
             die(f"{runbook} has {len(exc.problems)} problem(s); run lint on it")
-    workspace = _build(
+
+    def show(workspace: Workspace) -> None:
+        workspace.runbook = book
+
+    _serve(
         live_workspace(
             loaded,
             title=title or (book.title if book else "incident"),
@@ -100,10 +114,9 @@ def open_cmd(
             journal=journal,
             accepted=accepted,
             accept_reason=accept_risk,
-        )
+        ),
+        show,
     )
-    workspace.runbook = book
-    _run(workspace)
 
 
 @cli.command("resume")
@@ -118,24 +131,18 @@ def resume_cmd(log: Path, config_path: str | None, accept_risk: str | None) -> N
     """
     loaded = load_config_or_exit(config_path)
     accepted = check_policy_or_exit(loaded, accept_risk)
-    try:
-        first = read_log(log).events[0]
-    except LogUnreadable as exc:
-        die(str(exc))
-    if first.mode == "drill":
-        die(
-            f"{log} is a drill's log: a drill cannot be resumed (its simulated cluster is gone); "
-            "start a new one with `incident-console drill`"
-        )
-    workspace = _build(
-        live_workspace(loaded, title="", resume=log, accepted=accepted, accept_reason=accept_risk)
+
+    def show_last_runbook(workspace: Workspace) -> None:
+        runbooks = workspace.incident.state.runbooks
+        if runbooks:
+            workspace.runbook = workspace.library.by_id(runbooks[-1].data.id) or _try_load(
+                Path(runbooks[-1].data.path)
+            )
+
+    _serve(
+        live_workspace(loaded, title="", resume=log, accepted=accepted, accept_reason=accept_risk),
+        show_last_runbook,
     )
-    runbooks = workspace.incident.state.runbooks
-    if runbooks:
-        workspace.runbook = workspace.library.by_id(runbooks[-1].data.id) or _try_load(
-            Path(runbooks[-1].data.path)
-        )
-    _run(workspace)
 
 
 def _try_load(path: Path):  # type: ignore[no-untyped-def]
@@ -159,7 +166,7 @@ def drill_cmd(
     like an incident, marked as a drill.
     """
     loaded = load_config_or_exit(config_path)
-    _run(_build(drill_workspace(loaded, scenario, speed=speed, journal=journal)))
+    _serve(drill_workspace(loaded, scenario, speed=speed, journal=journal))
 
 
 @cli.command("demo")
@@ -167,4 +174,4 @@ def drill_cmd(
 def demo_cmd(speed: float) -> None:
     """Try the console: a drill on the bundled simulated etcd cluster (no servers needed)."""
     loaded = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)
-    _run(_build(drill_workspace(loaded, None, speed=speed)))
+    _serve(drill_workspace(loaded, None, speed=speed))

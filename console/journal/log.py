@@ -50,7 +50,7 @@ from console.journal.events import (
     Payload,
 )
 from console.journal.milestones import MilestoneBook, MilestoneError, parse_ts
-from console.journal.reader import read_batches
+from console.journal.reader import LineBatch, parse_event, parse_record, read_batches
 from console.journal.redact import Redactor
 from console.journal.verify import Verifier
 
@@ -205,6 +205,7 @@ class JournalLog:
         self.on_fault = on_fault
         self.fault: JournalFault | None = None
         self.warnings: list[str] = []  # who else can read or write the log (see ``exposure``)
+        self.opening: Event | None = None  # the incident.opened or .resumed this writer wrote
         self._fd = fd
         self._key = key
         self._seq = next_seq
@@ -221,6 +222,7 @@ class JournalLog:
         self._sync_task: asyncio.Task[None] | None = None
         self._retrying: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the timer and tasks live
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending: Event | None = None
         self._closed = False
@@ -323,7 +325,7 @@ class JournalLog:
             redact_rules=redactor.names,
         )
         try:
-            log._write_now_durably(opened)
+            log.opening = log._write_now_durably(opened)
             _fsync_dir(target.parent)
         except OSError as exc:
             os.close(fd)
@@ -350,6 +352,7 @@ class JournalLog:
         monotonic: Callable[[], float] = time.monotonic,
         mode: Mode | None = None,
         profile: str | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> JournalLog:
         """Resume an open incident's log and record ``incident.resumed``.
 
@@ -357,8 +360,10 @@ class JournalLog:
         last line is moved to ``<log>.broken``, cut off, and recorded. ``fsync`` defaults to the
         policy the log was opened with. ``mode``: what the caller will record (``live`` or
         ``drill``); a log of another mode is refused, so simulated and real results never mix.
-        ``profile``: the config's (``prod`` refuses a log or folder others can write). Raises
-        ``JournalError`` with the findings, before anything is written.
+        ``profile``: the config's (``prod`` refuses a log or folder others can write).
+        ``on_event`` is handed every event as the log is verified, then ``incident.resumed``,
+        so the caller can fold the log without reading it again (discard what it got if this
+        raises). Raises ``JournalError`` with the findings, before anything is written.
         """
         target = Path(path)
         try:
@@ -371,6 +376,8 @@ class JournalLog:
             verifier = Verifier(str(target), key=key)
             for batch in read_batches(target):
                 verifier.feed_batch(batch)
+                if on_event is not None and not batch.torn:
+                    _hand_on(batch, on_event)
             report = verifier.finish()
             damage = [
                 f for f in report.findings if f.category == "integrity" and f.code != "torn-tail"
@@ -384,16 +391,22 @@ class JournalLog:
                     f"{target} is damaged before its last line, so it is refused for appending "
                     f"(run `incident-console verify {target}`):\n{listed}{more}"
                 )
-            if report.closed:
-                raise JournalError(
-                    f"{target}: the incident was closed (seq {report.last_seq}); a closed log "
-                    "is never appended to"
-                )
             if mode is not None and report.mode != mode:
+                drill = report.mode == "drill"  # the simulated cluster went with the drill
                 raise JournalError(
                     f"{target} is a {report.mode} log and this is a {mode} run: {mode} results "
                     f"are never appended to a {report.mode} log (nothing was run or written; "
                     "give a folder to start a new log)"
+                    + (
+                        "; a drill cannot be resumed: start a new one with `incident-console drill`"
+                        if drill
+                        else ""
+                    )
+                )
+            if report.closed:
+                raise JournalError(
+                    f"{target}: the incident was closed (seq {report.last_seq}); a closed log "
+                    "is never appended to"
                 )
             opened = verifier.opened or {}
             policy: FsyncPolicy = fsync or opened.get("fsync", "always")
@@ -429,7 +442,9 @@ class JournalLog:
             )
             if report.torn_tail is not None:
                 resumed = log._set_torn_aside(report.torn_tail.offset, resumed)
-            log._write_now_durably(resumed)
+            log.opening = log._write_now_durably(resumed)
+            if on_event is not None:
+                on_event(log.opening)
         except OSError as exc:
             os.close(fd)
             raise JournalError(f"{target}: cannot append to the log: {_describe(exc)}") from None
@@ -495,7 +510,26 @@ class JournalLog:
             raise JournalError(f"{self.path}: the log is closed; nothing more can be recorded")
         return await self._emit(payload)
 
+    def _adopt_running_loop(self) -> None:
+        """Forget a group-commit timer and background tasks left on another loop.
+
+        They belong to the loop that was running when they were made; once that loop is closed
+        or no longer runs they never fire, and a pending timer would block every later group
+        commit. What they were for is still queued, so the next commit on this loop covers it.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._sync_task = None
+        self._retrying = None
+        self._tasks.clear()
+        self._loop = loop
+
     async def _emit(self, payload: Payload) -> Event:
+        self._adopt_running_loop()
         event = self._append(payload)
         if payload.DECISION and self.fsync == "always":
             try:
@@ -636,6 +670,7 @@ class JournalLog:
         if self.fsync == "never" or self._timer is not None or self._closed:
             return
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._timer = loop.call_later(self.group_commit_ms / 1000, self._commit_now)
 
     def _commit_now(self) -> None:
@@ -704,6 +739,7 @@ class JournalLog:
     async def _shutdown(self) -> None:
         if self._closed:
             return
+        self._adopt_running_loop()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -715,6 +751,16 @@ class JournalLog:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._closed = True
         os.close(self._fd)
+
+
+def _hand_on(batch: LineBatch, on_event: Callable[[Event], None]) -> None:
+    """Parse ``batch``'s lines into events for ``on_event``; the verifier reports bad ones."""
+    for data in batch.lines:
+        try:
+            event = parse_event(parse_record(data))
+        except ValueError:
+            continue
+        on_event(event)
 
 
 def _ts(moment: datetime) -> str:

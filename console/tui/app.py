@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, ListView, Markdown, RichLog, Static
 
 from console.execute.session import ConfirmAnswer, ConfirmRequest
+from console.incident import QUIET_TYPES
 from console.journal.events import (
     DrillInject,
     Event,
@@ -48,8 +49,6 @@ from console.tui.widgets import (
     shown,
 )
 from console.workspace import Workspace
-
-QUIET_TYPES = {"block.output", "metric.snapshot"}
 
 
 class ConsoleApp(App[str]):
@@ -140,12 +139,8 @@ class ConsoleApp(App[str]):
         self._status()
 
     def _history(self) -> list[Text]:
-        from console.journal.reader import read_log
-
-        path = self.ws.incident.path
-        if path is None:
-            return []
-        return [self._line(e) for e in read_log(path).events if e.type not in QUIET_TYPES]
+        """The timeline so far, as folded while it was written (the log is not read again)."""
+        return [self._line(e) for e in self.ws.incident.sink.timeline]
 
     # -- engine reports ----------------------------------------------------------------------
 
@@ -421,6 +416,9 @@ class ConsoleApp(App[str]):
         return await self.push_screen_wait(PromptScreen(name, spec, problem, self.redactor))
 
 
-def run_app(workspace: Workspace) -> str | None:
-    """Run the console until the engineer quits or closes; returns the farewell line."""
-    return ConsoleApp(workspace).run()
+async def run_app(workspace: Workspace) -> str | None:
+    """Run the console until the engineer quits or closes; returns the farewell line.
+
+    It runs on the running loop, which must be the one ``workspace`` was built on.
+    """
+    return await ConsoleApp(workspace).run_async()

@@ -116,6 +116,24 @@ async def test_group_policy_does_not_wait_for_decisions(tmp_path: Path, fsyncs: 
     await log.close()
 
 
+def test_group_commits_go_on_after_the_loop_that_started_them_is_gone(
+    tmp_path: Path, fsyncs: list[int]
+) -> None:
+    log = new_log(tmp_path, fsync="group", group_commit_ms=50)
+    note = Note(text="written while a first loop ran")
+    run(log.emit(note))  # its group commit is due on a loop that is then closed
+
+    async def on_a_second_loop() -> int:
+        await log.emit(Note(text="written on the loop that stays"))
+        await asyncio.sleep(0.5)
+        synced = len(fsyncs)
+        await log.close()
+        return synced
+
+    before = len(fsyncs)
+    assert run(on_a_second_loop()) > before, "the second loop's group commit fsynced the log"
+
+
 async def test_never_policy_does_not_fsync_after_creation(
     tmp_path: Path, fsyncs: list[int]
 ) -> None:
