@@ -25,7 +25,7 @@ from console.journal.events import (
     StepEntered,
     StepSkipped,
 )
-from console.journal.timeline import describe
+from console.report.timeline import describe
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.sanitize import visible
 from console.telemetry.match import rank_runbooks
