@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from console.durations import format_duration
+from console.journal.events import labels_text, result_text
 from console.report.postmortem import BlockReport, Postmortem
 from console.report.sections import (
     FILL_IN,
@@ -26,7 +27,6 @@ from console.report.sections import (
     status_text,
     title,
 )
-from console.report.timeline import labels_text, result_text
 from console.sanitize import visible
 
 _SPARK = "▁▂▃▄▅▆▇█"

@@ -25,6 +25,8 @@ from console.journal.events import (
     NodeResult,
     Note,
     OutputTruncated,
+    labels_text,
+    result_text,
 )
 from console.journal.fold import AlertState, BlockRun, IncidentState, NodeRun, fold
 from console.journal.milestones import (
@@ -38,7 +40,7 @@ from console.journal.milestones import (
     parse_ts,
     utc_text,
 )
-from console.report.timeline import describe, labels_text, offset_text, result_text
+from console.report.timeline import describe, offset_text
 
 EXCERPT_LINES = 20
 EXCERPT_CHARS = 2000

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from console.journal.events import result_text
 from console.report.postmortem import Excerpt, MilestoneRow, NodeReport, Postmortem, TimelineRow
-from console.report.timeline import result_text
 
 FILL_IN = "(fill in)"
 TEAM_WRITES = "(To be written by the team.)"
