@@ -28,6 +28,7 @@ from console.report.sections import (
     title,
 )
 from console.sanitize import visible
+from console.sparkline import finite
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:60rem;margin:2rem auto;
@@ -52,7 +53,8 @@ def _h(text: str) -> str:
 
 
 def svg_sparkline(values: Sequence[float], width: int = 160, height: int = 28) -> str:
-    """An inline SVG line of ``values`` (empty for fewer than two)."""
+    """An inline SVG line of the finite ``values`` (empty for fewer than two)."""
+    values = finite(values)
     if len(values) < 2:
         return ""
     low, high = min(values), max(values)

@@ -7,7 +7,7 @@ Every field from the log goes through ``md`` (inline), ``code`` (inline code) or
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from console.durations import format_duration
 from console.journal.events import labels_text, result_text
@@ -28,8 +28,8 @@ from console.report.sections import (
     title,
 )
 from console.sanitize import visible
+from console.sparkline import sparkline
 
-_SPARK = "▁▂▃▄▅▆▇█"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
 
 
@@ -55,15 +55,6 @@ def fence(text: str, lang: str = "") -> list[str]:
     text = visible(text)
     ticks = "`" * max(3, _longest_backticks(text) + 1)
     return [f"{ticks}{visible(lang, one_line=True)}", *text.rstrip("\n").split("\n"), ticks]
-
-
-def sparkline(values: Sequence[float]) -> str:
-    """``▁▃▇█``: a text sparkline of ``values`` (empty for fewer than two)."""
-    if len(values) < 2:
-        return ""
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    return "".join(_SPARK[int((v - low) / span * (len(_SPARK) - 1))] for v in values)
 
 
 def to_markdown(pm: Postmortem) -> str:
