@@ -14,11 +14,13 @@ from console.cli import cli
 from console.cli.common import EXIT_OK, die, echo, echo_json, printer_redactor
 from console.errors import Problem
 from console.journal.events import IncidentClosed
-from console.journal.export import Postmortem, build_postmortem, to_html, to_json, to_markdown
 from console.journal.reader import LogUnreadable, follow_log, read_batches, read_log
 from console.journal.redact import redact_json
-from console.journal.timeline import Timeline
 from console.journal.verify import Verifier, VerifyReport
+from console.report.html import to_html
+from console.report.markdown import to_markdown
+from console.report.postmortem import Postmortem, build_postmortem, to_json
+from console.report.timeline import Timeline
 
 DEFAULT_KEY_ENV = "INCIDENT_LOG_KEY"
 SHOWN_FINDINGS = 100

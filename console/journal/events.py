@@ -14,6 +14,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from console.durations import format_duration
+
 SCHEMA_VERSION = 1
 
 Verdict = Literal["pass", "fail", "error", "indeterminate"]
@@ -33,6 +35,14 @@ class Payload(BaseModel):
     TYPE: ClassVar[str] = ""
     DECISION: ClassVar[bool] = False
 
+    def describe(self, mode: str) -> str:
+        """What this event means, in one line, for the timeline and the postmortem.
+
+        ``mode`` is the envelope's (only the opening names it). The text is raw: fields from
+        outside may hold control characters, so callers show it through ``sanitize.visible``.
+        """
+        return self.TYPE
+
     @model_validator(mode="after")
     def _moments_in_utc(self) -> Payload:
         """Every moment must exist in UTC: ``0001-01-01T00:00+14:00`` does not, and would
@@ -46,6 +56,47 @@ class Payload(BaseModel):
                         f"{name}: {value.isoformat()} is out of range in UTC"
                     ) from None
         return self
+
+
+# -- wording shared by the ``describe`` methods -----------------------------------------------
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    """``{instance="m2",job="etcd"}``, the way Prometheus prints labels."""
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return "{" + inner + "}" if inner else ""
+
+
+def first_line(text: str, limit: int = 120) -> str:
+    """The first line of ``text``, cut to ``limit`` characters, marking what was left out."""
+    lines = text.strip().splitlines() or [""]
+    line = lines[0]
+    if len(line) > limit:
+        return line[: limit - 1] + "…"
+    return line + (" …" if len(lines) > 1 else "")
+
+
+def result_text(verdict: str) -> str:
+    """A node or block verdict for people; indeterminate is never shown as pass or fail."""
+    if verdict == "indeterminate":
+        return "INDETERMINATE (may or may not have taken effect)"
+    return verdict.upper() if verdict in ("fail", "error") else verdict
+
+
+def _value(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
+
+def _about(at: datetime | None, corrects: int | None) -> str:
+    """`` (about <UTC>; corrects seq N)`` for a backdated or correcting note or milestone."""
+    from console.journal.milestones import as_utc, utc_text  # milestones imports this module
+
+    parts = []
+    if at is not None:
+        parts.append(f"about {utc_text(as_utc(at))}")
+    if corrects is not None:
+        parts.append(f"corrects seq {corrects}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 EVENT_TYPES: dict[str, type[Payload]] = {}
@@ -74,6 +125,13 @@ class IncidentOpened(Payload):
     scenario: str | None = None
     redact_rules: list[str] = Field(default_factory=list)  # names of the redaction rules in force
 
+    def describe(self, mode: str) -> str:
+        scenario = f", scenario {self.scenario}" if self.scenario else ""
+        return (
+            f"incident opened: {self.title!r} ({mode}, profile {self.profile}, "
+            f"fsync {self.fsync}, chain {self.chain}{scenario})"
+        )
+
 
 @_register
 class IncidentResumed(Payload):
@@ -89,6 +147,16 @@ class IncidentResumed(Payload):
     group_commit_ms: int | None = None
     redact_rules: list[str] | None = None
 
+    def describe(self, mode: str) -> str:
+        how = "after a crash" if self.after_crash else "after a clean stop"
+        torn = (
+            f"; torn tail of {self.torn_bytes} byte(s) at offset {self.torn_offset} moved to "
+            f"{self.broken_file}"
+            if self.torn_offset is not None
+            else ""
+        )
+        return f"console resumed {how}{torn}"
+
 
 @_register
 class IncidentSuspended(Payload):
@@ -100,6 +168,9 @@ class IncidentSuspended(Payload):
     DECISION = True
     reason: str = ""
 
+    def describe(self, mode: str) -> str:
+        return f"console stopped, incident still open{': ' + self.reason if self.reason else ''}"
+
 
 @_register
 class IncidentClosed(Payload):
@@ -109,6 +180,10 @@ class IncidentClosed(Payload):
     head_hash: str
     summary: str = ""
 
+    def describe(self, mode: str) -> str:
+        summary = f": {self.summary}" if self.summary else ""
+        return f"incident closed (log seq 0-{self.final_seq}, head {self.head_hash[:12]}){summary}"
+
 
 @_register
 class ConfigLoaded(Payload):
@@ -116,6 +191,9 @@ class ConfigLoaded(Payload):
     path: str | None
     sha256: str | None
     profile: str
+
+    def describe(self, mode: str) -> str:
+        return f"config loaded: {self.path or '(defaults)'} (profile {self.profile})"
 
 
 @_register
@@ -125,6 +203,9 @@ class RiskAccepted(Payload):
     reason: str
     violations: list[str] = Field(default_factory=list)
 
+    def describe(self, mode: str) -> str:
+        return f"risk accepted: {self.reason} ({len(self.violations)} guardrail(s) broken)"
+
 
 @_register
 class RunbookLoaded(Payload):
@@ -133,6 +214,9 @@ class RunbookLoaded(Payload):
     sha256: str
     id: str
     title: str
+
+    def describe(self, mode: str) -> str:
+        return f"runbook {self.id} ({self.title!r}) loaded from {self.path}"
 
 
 # -- telemetry -------------------------------------------------------------------------------
@@ -149,6 +233,10 @@ class AlertFiring(Payload):
     source: str = "alertmanager"
     silenced: bool = False
 
+    def describe(self, mode: str) -> str:
+        silenced = " (silenced)" if self.silenced else ""
+        return f"alert firing: {self.alertname}{labels_text(self.labels)}{silenced}"
+
 
 @_register
 class AlertResolved(Payload):
@@ -158,6 +246,9 @@ class AlertResolved(Payload):
     labels: dict[str, str] = Field(default_factory=dict)
     ends_at: datetime | None = None
     source: str = "alertmanager"
+
+    def describe(self, mode: str) -> str:
+        return f"alert resolved: {self.alertname}{labels_text(self.labels)}"
 
 
 class PanelValue(BaseModel):
@@ -188,6 +279,10 @@ class MetricSnapshot(Payload):
     reason: str = "manual"  # manual | step | action | poll
     panels: list[PanelValue] = Field(default_factory=list)
 
+    def describe(self, mode: str) -> str:
+        panels = "; ".join(f"{p.title} {_value(p.value)} {p.state}" for p in self.panels)
+        return f"metrics ({self.reason}): {panels}"
+
 
 @_register
 class SourceDown(Payload):
@@ -196,6 +291,9 @@ class SourceDown(Payload):
     url: str = ""
     error: str
 
+    def describe(self, mode: str) -> str:
+        return f"data source down: {self.source} ({self.error})"
+
 
 @_register
 class SourceUp(Payload):
@@ -203,6 +301,9 @@ class SourceUp(Payload):
     source: str
     url: str = ""
     down_for_s: Seconds | None = None
+
+    def describe(self, mode: str) -> str:
+        return f"data source back: {self.source}"
 
 
 @_register
@@ -216,12 +317,18 @@ class SilenceCreated(Payload):
     created_by: str
     comment: str
 
+    def describe(self, mode: str) -> str:
+        return f"silence {self.id} created by {self.created_by}: {self.comment}"
+
 
 @_register
 class SilenceExpired(Payload):
     TYPE = "silence.expired"
     DECISION = True
     id: str
+
+    def describe(self, mode: str) -> str:
+        return f"silence {self.id} expired"
 
 
 # -- runbook execution -----------------------------------------------------------------------
@@ -234,6 +341,9 @@ class StepEntered(Payload):
     number: int
     title: str
 
+    def describe(self, mode: str) -> str:
+        return f"step {self.number}: {self.title}"
+
 
 @_register
 class StepSkipped(Payload):
@@ -243,6 +353,10 @@ class StepSkipped(Payload):
     number: int
     title: str
     reason: str = ""
+
+    def describe(self, mode: str) -> str:
+        reason = f": {self.reason}" if self.reason else ""
+        return f"step {self.number} skipped ({self.title}){reason}"
 
 
 @_register
@@ -263,6 +377,10 @@ class BlockStarted(Payload):
     requires: list[str] = Field(default_factory=list)
     attempt: int = 1
 
+    def describe(self, mode: str) -> str:
+        nodes = ", ".join(self.nodes)
+        return f"{self.kind} {self.block} started on {nodes}: {first_line(self.command)}"
+
 
 @_register
 class BlockOutput(Payload):
@@ -273,6 +391,9 @@ class BlockOutput(Payload):
     stream: Literal["stdout", "stderr"]
     text: str
     invalid_utf8: bool = False
+
+    def describe(self, mode: str) -> str:
+        return f"{self.block} output from {self.node} ({self.stream})"
 
 
 @_register
@@ -287,6 +408,12 @@ class OutputTruncated(Payload):
     kept_bytes: int
     dropped_bytes: int
     dropped_lines: int
+
+    def describe(self, mode: str) -> str:
+        return (
+            f"{self.block} on {self.node}: {self.dropped_bytes} byte(s) of {self.stream} "
+            "dropped (output cap)"
+        )
 
 
 @_register
@@ -303,6 +430,19 @@ class NodeResult(Payload):
     value: float | None = None
     attempt: int = 1
 
+    def describe(self, mode: str) -> str:
+        parts = []
+        if self.exit is not None:
+            parts.append(f"exit {self.exit}")
+        if self.signal:
+            parts.append(f"signal {self.signal}")
+        if self.value is not None:
+            parts.append(f"value {self.value:g}")
+        parts.append(format_duration(self.duration_s))
+        reason = f": {self.reason}" if self.reason else ""
+        detail = f" ({', '.join(parts)}){reason}"
+        return f"{self.block} on {self.node}: {result_text(self.verdict)}{detail}"
+
 
 @_register
 class BlockFinished(Payload):
@@ -314,6 +454,13 @@ class BlockFinished(Payload):
     duration_s: Seconds = 0.0
     reason: str = ""
 
+    def describe(self, mode: str) -> str:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items()))
+        took = f" in {format_duration(self.duration_s)}" if self.duration_s else ""
+        return f"{self.block} finished: {result_text(self.verdict)}" + (
+            f" ({counts}){took}" if counts else took
+        )
+
 
 @_register
 class BlockCancelled(Payload):
@@ -323,6 +470,9 @@ class BlockCancelled(Payload):
     block: str
     reason: str = ""
     nodes_pending: list[str] = Field(default_factory=list)
+
+    def describe(self, mode: str) -> str:
+        return f"{self.block} cancelled{': ' + self.reason if self.reason else ''}"
 
 
 @_register
@@ -335,6 +485,10 @@ class ActionConfirmed(Payload):
     how: Literal["typed", "yes", "flag"] = "yes"
     stage: Literal["all", "canary", "rest"] = "all"
 
+    def describe(self, mode: str) -> str:
+        stage = "" if self.stage == "all" else f", {self.stage} stage"
+        return f"action {self.block} confirmed ({self.how}{stage}) for {', '.join(self.nodes)}"
+
 
 @_register
 class ActionDeclined(Payload):
@@ -344,6 +498,9 @@ class ActionDeclined(Payload):
     block: str
     nodes: list[str] = Field(default_factory=list)
     reason: str = ""
+
+    def describe(self, mode: str) -> str:
+        return f"action {self.block} declined{': ' + self.reason if self.reason else ''}"
 
 
 # -- people ----------------------------------------------------------------------------------
@@ -357,6 +514,9 @@ class Note(Payload):
     at: datetime | None = None
     corrects: int | None = None
 
+    def describe(self, mode: str) -> str:
+        return f"note: {self.text}{_about(self.at, self.corrects)}"
+
 
 @_register
 class MilestoneSet(Payload):
@@ -366,6 +526,11 @@ class MilestoneSet(Payload):
     at: datetime | None = None
     corrects: int | None = None
     derived_from: str | None = None
+
+    def describe(self, mode: str) -> str:
+        from console.journal.milestones import LABELS  # milestones imports this module
+
+        return f"milestone: {LABELS[self.name]}{_about(self.at, self.corrects)}"
 
 
 # -- drills and faults -----------------------------------------------------------------------
@@ -378,6 +543,9 @@ class DrillInject(Payload):
     description: str = ""
     effects: list[dict[str, Any]] = Field(default_factory=list)
 
+    def describe(self, mode: str) -> str:
+        return f"drill inject at {format_duration(self.at_s)}: {self.description}"
+
 
 @_register
 class JournalFault(Payload):
@@ -389,6 +557,12 @@ class JournalFault(Payload):
     # Decision events whose ``emit`` raised: the caller was told they were not recorded and did
     # not act on them, though they reached the log once the fault cleared.
     failed_seqs: list[int] = Field(default_factory=list)
+
+    def describe(self, mode: str) -> str:
+        if self.recovered:
+            refused = f"; decisions refused: seq {self.failed_seqs}" if self.failed_seqs else ""
+            return f"journal {self.operation} recovered after {self.attempts} failure(s){refused}"
+        return f"journal {self.operation} FAILED: {self.error} (attempt {self.attempts})"
 
 
 class Event(BaseModel):

@@ -14,25 +14,20 @@ from typing import Any
 
 from console.journal.events import PanelValue
 from console.sanitize import visible
+from console.sparkline import sparkline
 from console.telemetry import format as fmt
 from console.telemetry.alerts import Alert
 from console.telemetry.state import SourceHealth, TelemetryState
 
-SPARKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 20
 TITLE_WIDTH = 28
 
 
-def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
-    """A one-line chart of the last ``width`` values."""
-    values = values[-width:]
-    if len(values) < 2:
+def panel_sparkline(panel: PanelValue) -> str:
+    """The trend line a panel shows (last ``SPARK_WIDTH`` points), for the kinds that have one."""
+    if panel.kind not in ("backlog", "lag", "stat"):
         return ""
-    low, high = min(values), max(values)
-    if high == low:
-        return SPARKS[0] * len(values)
-    scale = (len(SPARKS) - 1) / (high - low)
-    return "".join(SPARKS[round((v - low) * scale)] for v in values)
+    return sparkline(panel.history, SPARK_WIDTH)
 
 
 def field(text: str | None) -> str:
@@ -69,8 +64,8 @@ def _panel_lines(panel: PanelValue, width: int) -> list[str]:
         state = panel.state
         detail = field(panel.detail)
     line = f"{title:<{width}}  {state:<10}  {detail}"
-    spark = sparkline(panel.history)
-    if spark and panel.kind in ("backlog", "lag", "stat"):
+    spark = panel_sparkline(panel)
+    if spark:
         line += f"  {spark}"
     lines = [line.rstrip()]
     if panel.error:

@@ -26,7 +26,7 @@ from console.journal.events import (
     StepEntered,
     StepSkipped,
 )
-from console.journal.timeline import describe
+from console.report.timeline import describe
 from console.runbook.match import rank_runbooks
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.sanitize import visible

@@ -16,7 +16,7 @@ from console.journal.redact import Redactor
 from console.runbook.model import Block, Step
 from console.sanitize import visible
 from console.telemetry import format as fmt
-from console.telemetry.render import labels_line, sparkline
+from console.telemetry.render import labels_line, panel_sparkline
 from console.telemetry.state import TelemetryState
 
 STATE_STYLE = {
@@ -45,8 +45,8 @@ def panel_text(panel: PanelValue, redactor: Redactor) -> Text:
     text.append(f" {label:<10}", style=STATE_STYLE.get(state, ""))
     detail = shown(redactor, panel.detail, one_line=True)
     text.append(f" last: {detail}" if panel.stale and detail else f" {detail}")
-    spark = sparkline(panel.history)
-    if spark and panel.kind in ("backlog", "lag", "stat"):
+    spark = panel_sparkline(panel)
+    if spark:
         text.append(f"\n {spark}", style="cyan")
     if panel.error:
         text.append(f"\n ! {shown(redactor, panel.error, one_line=True)}", style="red")

@@ -21,8 +21,10 @@ from console.journal.events import (
     Note,
     PanelValue,
 )
-from console.journal.export import build_postmortem, to_html, to_markdown
 from console.journal.reader import read_log
+from console.report.html import to_html
+from console.report.markdown import to_markdown
+from console.report.postmortem import build_postmortem
 from tests.journal.conftest import EXAMPLE_LOG, GOLDEN, new_log, run, write_events
 from tests.journal.example import START, write_example
 
