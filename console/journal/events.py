@@ -206,19 +206,19 @@ class RunbookLoaded(Payload):
 # -- telemetry -------------------------------------------------------------------------------
 
 
-class _AlertPayload(Payload):
+class AlertPayload(Payload):
     """Fields of both alert events: which alert, and where it was seen."""
 
     fingerprint: str
     alertname: str
     labels: dict[str, str] = Field(default_factory=dict)
+    source: str = "alertmanager"
 
 
-class AlertFiring(_AlertPayload):
+class AlertFiring(AlertPayload):
     TYPE = "alert.firing"
     annotations: dict[str, str] = Field(default_factory=dict)
     starts_at: datetime | None = None
-    source: str = "alertmanager"
     silenced: bool = False
 
     def describe(self, mode: str) -> str:
@@ -226,10 +226,9 @@ class AlertFiring(_AlertPayload):
         return f"alert firing: {self.alertname}{labels_text(self.labels)}{silenced}"
 
 
-class AlertResolved(_AlertPayload):
+class AlertResolved(AlertPayload):
     TYPE = "alert.resolved"
     ends_at: datetime | None = None
-    source: str = "alertmanager"
 
     def describe(self, mode: str) -> str:
         return f"alert resolved: {self.alertname}{labels_text(self.labels)}"
