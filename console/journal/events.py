@@ -106,6 +106,18 @@ def _value(value: float | None) -> str:
     return "n/a" if value is None else f"{value:g}"
 
 
+def _about(at: datetime | None, corrects: int | None) -> str:
+    """`` (about <UTC>; corrects seq N)`` for a backdated or correcting note or milestone."""
+    from console.journal.milestones import as_utc, utc_text  # milestones imports this module
+
+    parts = []
+    if at is not None:
+        parts.append(f"about {utc_text(as_utc(at))}")
+    if corrects is not None:
+        parts.append(f"corrects seq {corrects}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 # -- the incident ----------------------------------------------------------------------------
 
 
@@ -457,24 +469,13 @@ class _Backdatable(Payload):
     at: datetime | None = None
     corrects: int | None = None
 
-    def about(self) -> str:
-        """`` (about <UTC>; corrects seq N)`` when backdated or correcting, else nothing."""
-        from console.journal.milestones import as_utc, utc_text  # milestones imports this module
-
-        parts = []
-        if self.at is not None:
-            parts.append(f"about {utc_text(as_utc(self.at))}")
-        if self.corrects is not None:
-            parts.append(f"corrects seq {self.corrects}")
-        return f" ({'; '.join(parts)})" if parts else ""
-
 
 class Note(_Backdatable):
     TYPE = "note"
     text: str
 
     def describe(self, mode: str) -> str:
-        return f"note: {self.text}{self.about()}"
+        return f"note: {self.text}{_about(self.at, self.corrects)}"
 
 
 class MilestoneSet(_Backdatable):
@@ -485,7 +486,7 @@ class MilestoneSet(_Backdatable):
     def describe(self, mode: str) -> str:
         from console.journal.milestones import LABELS  # milestones imports this module
 
-        return f"milestone: {LABELS[self.name]}{self.about()}"
+        return f"milestone: {LABELS[self.name]}{_about(self.at, self.corrects)}"
 
 
 # -- drills and faults -----------------------------------------------------------------------
