@@ -146,36 +146,33 @@ class QuorumPanel(PanelBase):
         return self
 
 
-class LagPanel(PanelBase):
+class ThresholdPanel(PanelBase):
+    """Fields of the panels that judge a query's value against warn/crit thresholds."""
+
+    query: str
+    warn: float | None = None
+    crit: float | None = None
+    unit: str = ""
+
+
+class LagPanel(ThresholdPanel):
     """Per-label values with warn/crit thresholds."""
 
     kind: Literal["lag"]
-    query: str
     by: str = "instance"
-    warn: float | None = None
-    crit: float | None = None
-    unit: str = ""
 
 
-class BacklogPanel(PanelBase):
+class BacklogPanel(ThresholdPanel):
     """A queue depth with rate, trend and ETA."""
 
     kind: Literal["backlog"]
-    query: str
-    warn: float | None = None
-    crit: float | None = None
-    unit: str = ""
     window: PositiveDuration = 60.0  # how far back the rate and trend look
 
 
-class StatPanel(PanelBase):
+class StatPanel(ThresholdPanel):
     """A single value."""
 
     kind: Literal["stat"]
-    query: str
-    warn: float | None = None
-    crit: float | None = None
-    unit: str = ""
 
 
 class AlertsPanel(PanelBase):
@@ -464,23 +461,15 @@ def _check_secret_files(config: Config, path: Path, lines: LineMap, problems: Pr
 def _check_nodes(config: Config, path: Path, lines: LineMap, problems: ProblemList) -> None:
     seen: dict[str, int] = {}
     for index, node in enumerate(config.nodes):
+        wrong = []
         if node.name in seen:
-            problems.add(
-                path,
-                lines.line_for(("nodes", index)),
-                f"duplicate node name {node.name!r} (also node #{seen[node.name] + 1})",
-                key=f"nodes[{index}].name",
-                code="config",
-            )
+            wrong.append(f"duplicate node name {node.name!r} (also node #{seen[node.name] + 1})")
         seen.setdefault(node.name, index)
         if node.name in ("all", "local"):
-            problems.add(
-                path,
-                lines.line_for(("nodes", index)),
-                f"{node.name!r} is reserved for selectors; rename the node",
-                key=f"nodes[{index}].name",
-                code="config",
-            )
+            wrong.append(f"{node.name!r} is reserved for selectors; rename the node")
+        for message in wrong:
+            line = lines.line_for(("nodes", index))
+            problems.add(path, line, message, key=f"nodes[{index}].name", code="config")
 
 
 def policy_violations(loaded: LoadedConfig) -> list[Problem]:

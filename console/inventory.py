@@ -54,6 +54,27 @@ class InventoryHost:
         return node
 
 
+@dataclass
+class _Inventory:
+    """What an inventory declares, INI or YAML alike: hosts, group variables, child groups."""
+
+    hosts: dict[str, InventoryHost] = field(default_factory=dict)
+    group_vars: dict[str, dict[str, str]] = field(default_factory=dict)
+    children: dict[str, list[str]] = field(default_factory=dict)
+
+    def host(self, name: str, line: int, group: str | None) -> InventoryHost:
+        """The host ``name`` (first seen at ``line``), made a member of ``group`` if given."""
+        host = self.hosts.setdefault(name, InventoryHost(name, line))
+        if group is not None and group not in host.groups:
+            host.groups.append(group)
+        return host
+
+    def nodes(self) -> list[tuple[dict[str, Any], int]]:
+        """``(node mapping, line)`` per host, after a child group's hosts join its ancestors."""
+        _expand_children(self.hosts, self.children)
+        return [(h.to_node_dict(self.group_vars), h.line) for h in self.hosts.values()]
+
+
 def read_inventory(path: Path, problems: ProblemList) -> list[tuple[dict[str, Any], int]]:
     """Return ``(node mapping, line)`` for every host in the inventory at ``path``."""
     raw = read_source_bytes(path, "inventory", problems)
@@ -71,11 +92,8 @@ def read_inventory(path: Path, problems: ProblemList) -> list[tuple[dict[str, An
         )
         return []
     if path.suffix in (".yml", ".yaml") or text.lstrip().startswith(("all:", "---")):
-        hosts, group_vars, children = _read_yaml(text, path, problems)
-    else:
-        hosts, group_vars, children = _read_ini(text, path, problems)
-    _expand_children(hosts, children)
-    return [(h.to_node_dict(group_vars), h.line) for h in hosts.values()]
+        return _read_yaml(text, path, problems).nodes()
+    return _read_ini(text, path, problems).nodes()
 
 
 def _expand_children(hosts: dict[str, InventoryHost], children: dict[str, list[str]]) -> None:
@@ -109,12 +127,8 @@ def _kind(value: Any) -> str:
     return "text" if isinstance(value, str) else type(value).__name__
 
 
-def _read_ini(
-    text: str, path: Path, problems: ProblemList
-) -> tuple[dict[str, InventoryHost], dict[str, dict[str, str]], dict[str, list[str]]]:
-    hosts: dict[str, InventoryHost] = {}
-    group_vars: dict[str, dict[str, str]] = {}
-    children: dict[str, list[str]] = {}
+def _read_ini(text: str, path: Path, problems: ProblemList) -> _Inventory:
+    found = _Inventory()
     section, kind = "ungrouped", "hosts"
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -144,9 +158,9 @@ def _read_ini(
             if not sep or not key.strip():
                 problems.add(path, number, f"expected key=value, got {line!r}", code="inventory")
                 continue
-            group_vars.setdefault(section, {})[key.strip()] = value.strip().strip("'\"")
+            found.group_vars.setdefault(section, {})[key.strip()] = value.strip().strip("'\"")
         elif kind == "children":
-            children.setdefault(section, []).append(words[0])
+            found.children.setdefault(section, []).append(words[0])
         elif kind == "hosts":
             name, host_vars = words[0], {}
             for word in words[1:]:
@@ -161,26 +175,20 @@ def _read_ini(
                     )
                     continue
                 host_vars[key] = value
-            host = hosts.get(name) or InventoryHost(name, number)
-            hosts[name] = host
-            host.vars.update(host_vars)
-            if section != "ungrouped" and section not in host.groups:
-                host.groups.append(section)
-    return hosts, group_vars, children
+            found.host(name, number, None if section == "ungrouped" else section).vars.update(
+                host_vars
+            )
+    return found
 
 
-def _read_yaml(
-    text: str, path: Path, problems: ProblemList
-) -> tuple[dict[str, InventoryHost], dict[str, dict[str, str]], dict[str, list[str]]]:
-    hosts: dict[str, InventoryHost] = {}
-    group_vars: dict[str, dict[str, str]] = {}
-    children: dict[str, list[str]] = {}
+def _read_yaml(text: str, path: Path, problems: ProblemList) -> _Inventory:
+    found = _Inventory()
     doc = load_yaml(text, path, problems=problems)
     if doc is None or doc.data is None:
-        return hosts, group_vars, children
+        return found
     if not isinstance(doc.data, dict):
         problems.add(path, 1, "a YAML inventory must be a mapping of groups", code="inventory")
-        return hosts, group_vars, children
+        return found
 
     def mapping(value: Any, loc: tuple[str, ...], what: str) -> dict[Any, Any]:
         """``value`` if it is a mapping (``None`` is an empty one); else a problem and ``{}``."""
@@ -201,24 +209,22 @@ def _read_yaml(
         body = mapping(body, loc, f"group {group!r}")
         for name, hvars in mapping(body.get("hosts"), (*loc, "hosts"), "hosts").items():
             host_loc = (*loc, "hosts", str(name))
-            line = doc.lines.line_for(host_loc)
-            host = hosts.get(str(name)) or InventoryHost(str(name), line)
-            hosts[str(name)] = host
+            host = found.host(
+                str(name), doc.lines.line_for(host_loc), None if group == "all" else group
+            )
             for key, value in mapping(hvars, host_loc, f"host {str(name)!r}").items():
                 text_value = _scalar(value)
                 if text_value is not None:
                     host.vars[str(key)] = text_value
-            if group != "all" and group not in host.groups:
-                host.groups.append(group)
         for key, value in mapping(body.get("vars"), (*loc, "vars"), "vars").items():
             text_value = _scalar(value)
             if text_value is not None:
-                group_vars.setdefault(group, {})[str(key)] = text_value
+                found.group_vars.setdefault(group, {})[str(key)] = text_value
         kids = mapping(body.get("children"), (*loc, "children"), "children")
         for child, child_body in kids.items():
-            children.setdefault(group, []).append(str(child))
+            found.children.setdefault(group, []).append(str(child))
             visit(str(child), child_body, (*loc, "children", str(child)))
 
     for group, body in doc.data.items():
         visit(str(group), body, (str(group),))
-    return hosts, group_vars, children
+    return found

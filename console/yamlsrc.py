@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from console.errors import Problem, ProblemList, Severity
+from console.errors import Problem, ProblemList, Severity, SourceError
 
 Path_ = tuple[str | int, ...]
 
@@ -186,6 +186,44 @@ def read_source(
     """``read_source_bytes`` decoded as UTF-8 (undecodable bytes replaced)."""
     raw = read_source_bytes(path, what, problems, limit=limit)
     return None if raw is None else raw.decode("utf-8", errors="replace")
+
+
+def read_source_or_raise(path: str | Path, what: str) -> str:
+    """``read_source`` for a loader that has nothing to go on without the file: raise
+    ``SourceError`` naming why it cannot be read."""
+    problems = ProblemList()
+    text = read_source(path, what, problems)
+    if text is None:
+        raise SourceError(problems)
+    return text
+
+
+@dataclass(frozen=True)
+class YamlFileKind:
+    """A kind of YAML file: a mapping whose key ``needs`` holds a ``kind`` (a catalog's
+    ``checks:``, a rule file's ``groups:``). ``shape`` says so to the user."""
+
+    what: str
+    needs: str
+    kind: type
+    shape: str
+    code: str
+
+
+def read_yaml_file(
+    path: str | Path, file_kind: YamlFileKind, problems: ProblemList
+) -> YamlDoc | None:
+    """The YAML file at ``path`` if it has the shape of ``file_kind``; else ``None`` once a
+    problem says why not."""
+    text = read_source(path, file_kind.what, problems)
+    doc = None if text is None else load_yaml(text, path, problems=problems)
+    if doc is None:
+        return None
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get(file_kind.needs), file_kind.kind):
+        problems.add(path, 1, file_kind.shape, code=file_kind.code)
+        return None
+    return doc
 
 
 def _is_devnull(info: os.stat_result) -> bool:

@@ -114,17 +114,19 @@ class _Parser:
         return left
 
     def additive(self) -> list[Sample] | float:
-        left = self.term()
-        while (tok := self.peek()) is not None and tok.text in ("+", "-"):
-            op = self.take().text
-            left = _binary(left, self.term(), op, False)
-        return left
+        return self._left_to_right(("+", "-"), self.term)
 
     def term(self) -> list[Sample] | float:
-        left = self.unary()
-        while (tok := self.peek()) is not None and tok.text in ("*", "/"):
+        return self._left_to_right(("*", "/"), self.unary)
+
+    def _left_to_right(
+        self, ops: tuple[str, ...], operand: Callable[[], list[Sample] | float]
+    ) -> list[Sample] | float:
+        """``operand (op operand)*`` for operators ``ops`` of one precedence, left first."""
+        left = operand()
+        while (tok := self.peek()) is not None and tok.text in ops:
             op = self.take().text
-            left = _binary(left, self.unary(), op, False)
+            left = _binary(left, operand(), op, False)
         return left
 
     def unary(self) -> list[Sample] | float:

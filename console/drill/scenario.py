@@ -43,7 +43,14 @@ from console.durations import Duration
 from console.errors import ProblemList, SourceError
 from console.patterns import Regex
 from console.selector import SelectorText
-from console.yamlsrc import LineMap, Path_, dotted, load_yaml, read_source, validation_problems
+from console.yamlsrc import (
+    LineMap,
+    Path_,
+    dotted,
+    load_yaml,
+    read_source_or_raise,
+    validation_problems,
+)
 
 _METRIC = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 
@@ -201,8 +208,4 @@ def _check_when(
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     path = Path(path)
-    problems = ProblemList()
-    text = read_source(path, "scenario", problems)
-    if text is None:
-        raise SourceError(problems)
-    return parse_scenario(text, path)
+    return parse_scenario(read_source_or_raise(path, "scenario"), path)

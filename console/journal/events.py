@@ -27,6 +27,10 @@ Milestone = Literal["impact_started", "detected", "acknowledged", "mitigated", "
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
+EVENT_TYPES: dict[str, type[Payload]] = {}
+_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+
+
 class Payload(BaseModel):
     """Base of every event payload. ``TYPE`` is the event's ``type``; ``DECISION`` events are
     fsynced before ``emit`` returns (write-ahead)."""
@@ -34,6 +38,18 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     TYPE: ClassVar[str] = ""
     DECISION: ClassVar[bool] = False
+    # The ``describe`` text of a payload that needs no logic for it: ``str.format`` fields
+    # named after the payload's (``"silence {id} expired"``). ``TAIL`` names a field whose
+    # value, when there is one, follows the text after a colon (a reason, a summary).
+    TEXT: ClassVar[str] = ""
+    TAIL: ClassVar[str] = ""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Every payload with a ``TYPE`` is an event type ``Event`` can validate."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.TYPE:
+            EVENT_TYPES[cls.TYPE] = cls
 
     def describe(self, mode: str) -> str:
         """What this event means, in one line, for the timeline and the postmortem.
@@ -41,7 +57,10 @@ class Payload(BaseModel):
         ``mode`` is the envelope's (only the opening names it). The text is raw: fields from
         outside may hold control characters, so callers show it through ``sanitize.visible``.
         """
-        return self.TYPE
+        if not self.TEXT:
+            return self.TYPE
+        tail = getattr(self, self.TAIL) if self.TAIL else ""
+        return self.TEXT.format_map(self.__dict__) + (f": {tail}" if tail else "")
 
     @model_validator(mode="after")
     def _moments_in_utc(self) -> Payload:
@@ -99,19 +118,9 @@ def _about(at: datetime | None, corrects: int | None) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-EVENT_TYPES: dict[str, type[Payload]] = {}
-_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
-
-
-def _register(cls: type[Payload]) -> type[Payload]:
-    EVENT_TYPES[cls.TYPE] = cls
-    return cls
-
-
 # -- the incident ----------------------------------------------------------------------------
 
 
-@_register
 class IncidentOpened(Payload):
     TYPE = "incident.opened"
     DECISION = True
@@ -133,7 +142,6 @@ class IncidentOpened(Payload):
         )
 
 
-@_register
 class IncidentResumed(Payload):
     TYPE = "incident.resumed"
     DECISION = True
@@ -158,7 +166,6 @@ class IncidentResumed(Payload):
         return f"console resumed {how}{torn}"
 
 
-@_register
 class IncidentSuspended(Payload):
     """The console stopped cleanly while the incident stays open (hand-over, shutdown).
 
@@ -166,26 +173,19 @@ class IncidentSuspended(Payload):
 
     TYPE = "incident.suspended"
     DECISION = True
+    TEXT, TAIL = "console stopped, incident still open", "reason"
     reason: str = ""
 
-    def describe(self, mode: str) -> str:
-        return f"console stopped, incident still open{': ' + self.reason if self.reason else ''}"
 
-
-@_register
 class IncidentClosed(Payload):
     TYPE = "incident.closed"
     DECISION = True
+    TEXT, TAIL = "incident closed (log seq 0-{final_seq}, head {head_hash:.12})", "summary"
     final_seq: int
     head_hash: str
     summary: str = ""
 
-    def describe(self, mode: str) -> str:
-        summary = f": {self.summary}" if self.summary else ""
-        return f"incident closed (log seq 0-{self.final_seq}, head {self.head_hash[:12]}){summary}"
 
-
-@_register
 class ConfigLoaded(Payload):
     TYPE = "config.loaded"
     path: str | None
@@ -196,7 +196,6 @@ class ConfigLoaded(Payload):
         return f"config loaded: {self.path or '(defaults)'} (profile {self.profile})"
 
 
-@_register
 class RiskAccepted(Payload):
     TYPE = "risk.accepted"
     DECISION = True
@@ -207,30 +206,31 @@ class RiskAccepted(Payload):
         return f"risk accepted: {self.reason} ({len(self.violations)} guardrail(s) broken)"
 
 
-@_register
 class RunbookLoaded(Payload):
     TYPE = "runbook.loaded"
+    TEXT = "runbook {id} ({title!r}) loaded from {path}"
     path: str
     sha256: str
     id: str
     title: str
 
-    def describe(self, mode: str) -> str:
-        return f"runbook {self.id} ({self.title!r}) loaded from {self.path}"
-
 
 # -- telemetry -------------------------------------------------------------------------------
 
 
-@_register
-class AlertFiring(Payload):
-    TYPE = "alert.firing"
+class AlertPayload(Payload):
+    """Fields of both alert events: which alert, and where it was seen."""
+
     fingerprint: str
     alertname: str
     labels: dict[str, str] = Field(default_factory=dict)
+    source: str = "alertmanager"
+
+
+class AlertFiring(AlertPayload):
+    TYPE = "alert.firing"
     annotations: dict[str, str] = Field(default_factory=dict)
     starts_at: datetime | None = None
-    source: str = "alertmanager"
     silenced: bool = False
 
     def describe(self, mode: str) -> str:
@@ -238,14 +238,9 @@ class AlertFiring(Payload):
         return f"alert firing: {self.alertname}{labels_text(self.labels)}{silenced}"
 
 
-@_register
-class AlertResolved(Payload):
+class AlertResolved(AlertPayload):
     TYPE = "alert.resolved"
-    fingerprint: str
-    alertname: str
-    labels: dict[str, str] = Field(default_factory=dict)
     ends_at: datetime | None = None
-    source: str = "alertmanager"
 
     def describe(self, mode: str) -> str:
         return f"alert resolved: {self.alertname}{labels_text(self.labels)}"
@@ -273,7 +268,6 @@ class PanelValue(BaseModel):
     eta_to: str | None = None  # backlog: empty | crit
 
 
-@_register
 class MetricSnapshot(Payload):
     TYPE = "metric.snapshot"
     reason: str = "manual"  # manual | step | action | poll
@@ -284,32 +278,29 @@ class MetricSnapshot(Payload):
         return f"metrics ({self.reason}): {panels}"
 
 
-@_register
-class SourceDown(Payload):
-    TYPE = "source.down"
+class _SourcePayload(Payload):
+    """Fields of both data-source events."""
+
     source: str
     url: str = ""
+
+
+class SourceDown(_SourcePayload):
+    TYPE = "source.down"
+    TEXT = "data source down: {source} ({error})"
     error: str
 
-    def describe(self, mode: str) -> str:
-        return f"data source down: {self.source} ({self.error})"
 
-
-@_register
-class SourceUp(Payload):
+class SourceUp(_SourcePayload):
     TYPE = "source.up"
-    source: str
-    url: str = ""
+    TEXT = "data source back: {source}"
     down_for_s: Seconds | None = None
 
-    def describe(self, mode: str) -> str:
-        return f"data source back: {self.source}"
 
-
-@_register
 class SilenceCreated(Payload):
     TYPE = "silence.created"
     DECISION = True
+    TEXT = "silence {id} created by {created_by}: {comment}"
     id: str
     matchers: list[dict[str, Any]]
     starts_at: datetime
@@ -317,56 +308,49 @@ class SilenceCreated(Payload):
     created_by: str
     comment: str
 
-    def describe(self, mode: str) -> str:
-        return f"silence {self.id} created by {self.created_by}: {self.comment}"
 
-
-@_register
 class SilenceExpired(Payload):
     TYPE = "silence.expired"
     DECISION = True
+    TEXT = "silence {id} expired"
     id: str
-
-    def describe(self, mode: str) -> str:
-        return f"silence {self.id} expired"
 
 
 # -- runbook execution -----------------------------------------------------------------------
 
 
-@_register
-class StepEntered(Payload):
-    TYPE = "step.entered"
+class _StepPayload(Payload):
+    """Fields of both step events."""
+
     step: str
     number: int
     title: str
 
-    def describe(self, mode: str) -> str:
-        return f"step {self.number}: {self.title}"
+
+class StepEntered(_StepPayload):
+    TYPE = "step.entered"
+    TEXT = "step {number}: {title}"
 
 
-@_register
-class StepSkipped(Payload):
+class StepSkipped(_StepPayload):
     TYPE = "step.skipped"
     DECISION = True
-    step: str
-    number: int
-    title: str
+    TEXT, TAIL = "step {number} skipped ({title})", "reason"
     reason: str = ""
 
-    def describe(self, mode: str) -> str:
-        reason = f": {self.reason}" if self.reason else ""
-        return f"step {self.number} skipped ({self.title}){reason}"
+
+class _RunPayload(Payload):
+    """Fields of every event about one run of a block."""
+
+    run: str
+    block: str
 
 
-@_register
-class BlockStarted(Payload):
+class BlockStarted(_RunPayload):
     """A block run began. ``run`` identifies this run (a block may run many times)."""
 
     TYPE = "block.started"
     DECISION = True
-    run: str
-    block: str
     step: str | None = None
     kind: Literal["check", "action"]
     lang: str
@@ -382,45 +366,32 @@ class BlockStarted(Payload):
         return f"{self.kind} {self.block} started on {nodes}: {first_line(self.command)}"
 
 
-@_register
-class BlockOutput(Payload):
-    TYPE = "block.output"
-    run: str
-    block: str
+class _StreamPayload(_RunPayload):
+    """Fields of both events about one node's output stream in a run."""
+
     node: str
     stream: Literal["stdout", "stderr"]
+
+
+class BlockOutput(_StreamPayload):
+    TYPE = "block.output"
+    TEXT = "{block} output from {node} ({stream})"
     text: str
     invalid_utf8: bool = False
 
-    def describe(self, mode: str) -> str:
-        return f"{self.block} output from {self.node} ({self.stream})"
 
-
-@_register
-class OutputTruncated(Payload):
+class OutputTruncated(_StreamPayload):
     """Output past the per-node cap was dropped; the counts are exact."""
 
     TYPE = "output.truncated"
-    run: str
-    block: str
-    node: str
-    stream: Literal["stdout", "stderr"]
+    TEXT = "{block} on {node}: {dropped_bytes} byte(s) of {stream} dropped (output cap)"
     kept_bytes: int
     dropped_bytes: int
     dropped_lines: int
 
-    def describe(self, mode: str) -> str:
-        return (
-            f"{self.block} on {self.node}: {self.dropped_bytes} byte(s) of {self.stream} "
-            "dropped (output cap)"
-        )
 
-
-@_register
-class NodeResult(Payload):
+class NodeResult(_RunPayload):
     TYPE = "node.result"
-    run: str
-    block: str
     node: str
     verdict: Verdict
     exit: int | None = None
@@ -444,11 +415,8 @@ class NodeResult(Payload):
         return f"{self.block} on {self.node}: {result_text(self.verdict)}{detail}"
 
 
-@_register
-class BlockFinished(Payload):
+class BlockFinished(_RunPayload):
     TYPE = "block.finished"
-    run: str
-    block: str
     verdict: BlockVerdict
     counts: dict[str, int] = Field(default_factory=dict)
     duration_s: Seconds = 0.0
@@ -462,25 +430,17 @@ class BlockFinished(Payload):
         )
 
 
-@_register
-class BlockCancelled(Payload):
+class BlockCancelled(_RunPayload):
     TYPE = "block.cancelled"
     DECISION = True
-    run: str
-    block: str
+    TEXT, TAIL = "{block} cancelled", "reason"
     reason: str = ""
     nodes_pending: list[str] = Field(default_factory=list)
 
-    def describe(self, mode: str) -> str:
-        return f"{self.block} cancelled{': ' + self.reason if self.reason else ''}"
 
-
-@_register
-class ActionConfirmed(Payload):
+class ActionConfirmed(_RunPayload):
     TYPE = "action.confirmed"
     DECISION = True
-    run: str
-    block: str
     nodes: list[str]
     how: Literal["typed", "yes", "flag"] = "yes"
     stage: Literal["all", "canary", "rest"] = "all"
@@ -490,41 +450,37 @@ class ActionConfirmed(Payload):
         return f"action {self.block} confirmed ({self.how}{stage}) for {', '.join(self.nodes)}"
 
 
-@_register
-class ActionDeclined(Payload):
+class ActionDeclined(_RunPayload):
     TYPE = "action.declined"
     DECISION = True
-    run: str
-    block: str
+    TEXT, TAIL = "action {block} declined", "reason"
     nodes: list[str] = Field(default_factory=list)
     reason: str = ""
-
-    def describe(self, mode: str) -> str:
-        return f"action {self.block} declined{': ' + self.reason if self.reason else ''}"
 
 
 # -- people ----------------------------------------------------------------------------------
 
 
-@_register
-class Note(Payload):
-    TYPE = "note"
+class _Backdatable(Payload):
+    """A record people make that may be about an earlier moment (``at``) or replace an
+    earlier one (``corrects``, its seq)."""
+
     DECISION = True
-    text: str
     at: datetime | None = None
     corrects: int | None = None
+
+
+class Note(_Backdatable):
+    TYPE = "note"
+    text: str
 
     def describe(self, mode: str) -> str:
         return f"note: {self.text}{_about(self.at, self.corrects)}"
 
 
-@_register
-class MilestoneSet(Payload):
+class MilestoneSet(_Backdatable):
     TYPE = "milestone"
-    DECISION = True
     name: Milestone
-    at: datetime | None = None
-    corrects: int | None = None
     derived_from: str | None = None
 
     def describe(self, mode: str) -> str:
@@ -536,7 +492,6 @@ class MilestoneSet(Payload):
 # -- drills and faults -----------------------------------------------------------------------
 
 
-@_register
 class DrillInject(Payload):
     TYPE = "drill.inject"
     at_s: Seconds
@@ -547,7 +502,6 @@ class DrillInject(Payload):
         return f"drill inject at {format_duration(self.at_s)}: {self.description}"
 
 
-@_register
 class JournalFault(Payload):
     TYPE = "journal.fault"
     operation: str

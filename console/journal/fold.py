@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from console.journal.chain import GENESIS
@@ -137,14 +136,9 @@ class AlertState:
 
 @dataclass
 class NoteEntry:
-    """A note, the moment it is about, and the correction that replaced it, if any."""
+    """A note as recorded, and the seq of the note that corrected it, if any."""
 
-    seq: int
-    ts: str
-    actor: str
-    text: str
-    at: datetime | None = None
-    corrects: int | None = None
+    note: Recorded[Note]
     corrected_by: int | None = None
 
 
@@ -213,6 +207,9 @@ class IncidentState:
         self.events += 1
         if event.actor not in self.actors:
             self.actors.append(event.actor)
+        listed = _LISTS.get(type(event.data))
+        if listed is not None:
+            getattr(self, listed).append(_rec(event, event.data))
         handler = _HANDLERS.get(type(event.data))
         if handler is not None:
             handler(self, event)
@@ -244,16 +241,10 @@ def _opened(state: IncidentState, event: Event) -> None:
 
 def _resumed(state: IncidentState, event: Event) -> None:
     assert isinstance(event.data, IncidentResumed)
-    state.resumes.append(_rec(event, event.data))
     if event.data.after_crash:
         for run in state.runs.values():
             if run.status == "running":
                 run.interrupted_seq = event.seq
-
-
-def _suspended(state: IncidentState, event: Event) -> None:
-    assert isinstance(event.data, IncidentSuspended)
-    state.suspends.append(_rec(event, event.data))
 
 
 def _closed(state: IncidentState, event: Event) -> None:
@@ -267,11 +258,6 @@ def _closed(state: IncidentState, event: Event) -> None:
 def _config(state: IncidentState, event: Event) -> None:
     assert isinstance(event.data, ConfigLoaded)
     state.config = _rec(event, event.data)
-
-
-def _runbook(state: IncidentState, event: Event) -> None:
-    assert isinstance(event.data, RunbookLoaded)
-    state.runbooks.append(_rec(event, event.data))
 
 
 def _alert_firing(state: IncidentState, event: Event) -> None:
@@ -306,11 +292,6 @@ def _alert_resolved(state: IncidentState, event: Event) -> None:
         state.derived["resolved"] = Mark(
             "resolved", at, event.seq, seen, f"derived: last alert ({data.alertname}) resolved"
         )
-
-
-def _snapshot(state: IncidentState, event: Event) -> None:
-    assert isinstance(event.data, MetricSnapshot)
-    state.snapshots.append(_rec(event, event.data))
 
 
 def _source_down(state: IncidentState, event: Event) -> None:
@@ -371,11 +352,6 @@ def _confirmed(state: IncidentState, event: Event) -> None:
         state.confirmed_early.setdefault(data.run, []).append(_rec(event, data))
 
 
-def _declined(state: IncidentState, event: Event) -> None:
-    assert isinstance(event.data, ActionDeclined)
-    state.declined.append(_rec(event, event.data))
-
-
 def _output(state: IncidentState, event: Event) -> None:
     data = event.data
     assert isinstance(data, BlockOutput)
@@ -414,9 +390,9 @@ def _cancelled(state: IncidentState, event: Event) -> None:
 def _note(state: IncidentState, event: Event) -> None:
     data = event.data
     assert isinstance(data, Note)
-    entry = NoteEntry(event.seq, event.ts, event.actor, data.text, data.at, data.corrects)
+    entry = NoteEntry(_rec(event, data))
     if data.corrects is not None:
-        target = next((n for n in state.notes if n.seq == data.corrects), None)
+        target = next((n for n in state.notes if n.note.seq == data.corrects), None)
         if target is None:
             state.problems.append((event.seq, f"note corrects seq {data.corrects}: not a note"))
         else:
@@ -429,36 +405,35 @@ def _milestone(state: IncidentState, event: Event) -> None:
     state.milestones.apply(event.data, event.seq, parse_ts(event.ts))
 
 
-def _inject(state: IncidentState, event: Event) -> None:
-    assert isinstance(event.data, DrillInject)
-    state.injects.append(_rec(event, event.data))
-
-
 def _fault(state: IncidentState, event: Event) -> None:
     data = event.data
     assert isinstance(data, JournalFault)
-    state.faults.append(_rec(event, data))
     failed = set(data.failed_seqs)
     for run in state.runs.values():
         if run.started.seq in failed:
             run.not_run_seq = event.seq
 
 
-def _risk(state: IncidentState, event: Event) -> None:
-    assert isinstance(event.data, RiskAccepted)
-    state.risks.append(_rec(event, event.data))
-
+# Events kept in order in a list of ``IncidentState`` (its field named here), before any
+# handler below folds them further.
+_LISTS: dict[type[Payload], str] = {
+    IncidentResumed: "resumes",
+    IncidentSuspended: "suspends",
+    RunbookLoaded: "runbooks",
+    MetricSnapshot: "snapshots",
+    ActionDeclined: "declined",
+    DrillInject: "injects",
+    JournalFault: "faults",
+    RiskAccepted: "risks",
+}
 
 _HANDLERS: dict[type[Payload], Callable[[IncidentState, Event], Any]] = {
     IncidentOpened: _opened,
     IncidentResumed: _resumed,
-    IncidentSuspended: _suspended,
     IncidentClosed: _closed,
     ConfigLoaded: _config,
-    RunbookLoaded: _runbook,
     AlertFiring: _alert_firing,
     AlertResolved: _alert_resolved,
-    MetricSnapshot: _snapshot,
     SourceDown: _source_down,
     SourceUp: _source_up,
     SilenceCreated: _silence,
@@ -467,7 +442,6 @@ _HANDLERS: dict[type[Payload], Callable[[IncidentState, Event], Any]] = {
     StepSkipped: _step_skipped,
     BlockStarted: _block_started,
     ActionConfirmed: _confirmed,
-    ActionDeclined: _declined,
     BlockOutput: _output,
     OutputTruncated: _truncated,
     NodeResult: _node_result,
@@ -475,7 +449,5 @@ _HANDLERS: dict[type[Payload], Callable[[IncidentState, Event], Any]] = {
     BlockCancelled: _cancelled,
     Note: _note,
     MilestoneSet: _milestone,
-    DrillInject: _inject,
     JournalFault: _fault,
-    RiskAccepted: _risk,
 }

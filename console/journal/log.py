@@ -28,11 +28,10 @@ import re
 import socket
 import stat
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Literal
 
 from console import __version__
@@ -245,9 +244,7 @@ class JournalLog:
         fsync: FsyncPolicy = "always",
         group_commit_ms: int = 200,
         redact: Sequence[str] = (),
-        redact_defaults: bool = True,
         redactor: Redactor | None = None,
-        redact_literals: Mapping[str, str] = MappingProxyType({}),
         on_fault: Callable[[JournalFault], None] | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
@@ -258,11 +255,9 @@ class JournalLog:
         ``dir_or_path`` is a folder (the file is named ``INC-<UTC time>-<slug>.jsonl``) or a
         ``.jsonl`` path. ``incident_id`` defaults to one made from ``title`` and the time.
         ``redact`` are extra regexes on top of the built-in rules; a ``redactor`` given (the
-        session's, see ``session_redactor``) is used instead; ``redact_literals`` are the console's
-        own secret values (``console.secret_values``). Raises ``JournalError``.
+        session's, see ``session_redactor``) is used instead. Raises ``JournalError``.
         """
-
-        redactor = redactor or Redactor(redact, defaults=redact_defaults, literals=redact_literals)
+        redactor = redactor or Redactor(redact)
         title = redactor.text(title)
         incident = incident_id or make_incident_id(title, clock())
         target = Path(dir_or_path)
@@ -342,10 +337,7 @@ class JournalLog:
         actor: str | None = None,
         fsync: FsyncPolicy | None = None,
         group_commit_ms: int | None = None,
-        redact: Sequence[str] = (),
-        redact_defaults: bool = True,
         redactor: Redactor | None = None,
-        redact_literals: Mapping[str, str] = MappingProxyType({}),
         on_fault: Callable[[JournalFault], None] | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
@@ -363,7 +355,8 @@ class JournalLog:
         ``profile``: the config's (``prod`` refuses a log or folder others can write).
         ``on_event`` is handed every event as the log is verified, then ``incident.resumed``,
         so the caller can fold the log without reading it again (discard what it got if this
-        raises). Raises ``JournalError`` with the findings, before anything is written.
+        raises). ``redactor``: the session's (the built-in rules if none is given). Raises
+        ``JournalError`` with the findings, before anything is written.
         """
         target = Path(path)
         try:
@@ -411,9 +404,7 @@ class JournalLog:
             opened = verifier.opened or {}
             policy: FsyncPolicy = fsync or opened.get("fsync", "always")
             commit_ms = group_commit_ms or int(opened.get("group_commit_ms", 200))
-            redactor = redactor or Redactor(
-                redact, defaults=redact_defaults, literals=redact_literals
-            )
+            redactor = redactor or Redactor()
             log = cls(
                 target,
                 fd,

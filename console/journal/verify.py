@@ -18,7 +18,7 @@ import hmac
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -86,15 +86,8 @@ class Finding:
         return f"{file}:{self.line}: {seq}{self.severity}: {self.message} {tag}"
 
     def to_json(self) -> dict[str, Any]:
-        """A plain dict for ``--json``."""
-        return {
-            "category": self.category,
-            "code": self.code,
-            "severity": self.severity,
-            "seq": self.seq,
-            "line": self.line,
-            "message": self.message,
-        }
+        """A plain dict for ``--json``: every field, in order."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -265,12 +265,12 @@ def build_postmortem(
         blocks=[_block(run, t0) for run in state.runs.values()],
         notes=[
             NoteRow(
-                seq=n.seq,
-                at=utc_text(n.at) if n.at else utc_text(parse_ts(n.ts)),
-                recorded_at=utc_text(parse_ts(n.ts)),
-                actor=n.actor,
-                text=n.text,
-                corrects=n.corrects,
+                seq=n.note.seq,
+                at=utc_text(n.note.data.at) if n.note.data.at else utc_text(parse_ts(n.note.ts)),
+                recorded_at=utc_text(parse_ts(n.note.ts)),
+                actor=n.note.actor,
+                text=n.note.data.text,
+                corrects=n.note.data.corrects,
                 corrected_by=n.corrected_by,
             )
             for n in state.notes

@@ -28,7 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from console.errors import ProblemList, SourceError
 from console.runbook.model import LANGS, Block, BlockOptions, Lang
-from console.yamlsrc import load_yaml, read_source, validation_problems
+from console.yamlsrc import YamlFileKind, read_source, read_yaml_file, validation_problems
+
+CATALOG_FILE = YamlFileKind(
+    "catalog", "checks", dict, "a catalog file has a 'checks:' mapping of named checks", "catalog"
+)
 
 CATALOG_OPTION_KEYS = ("on", "timeout", "expect", "within", "every")
 
@@ -128,18 +132,10 @@ def is_catalog_file(path: Path) -> bool:
 
 def read_catalog_file(file: Path, problems: ProblemList) -> list[CatalogCheck]:
     """The checks defined in one catalog file; problems are recorded, not raised."""
-    text = read_source(file, "catalog", problems)
-    if text is None:
-        return []
-    doc = load_yaml(text, file, problems=problems)
+    doc = read_yaml_file(file, CATALOG_FILE, problems)
     if doc is None:
         return []
-    data: Any = doc.data
-    if not isinstance(data, dict) or not isinstance(data.get("checks"), dict):
-        problems.add(
-            file, 1, "a catalog file has a 'checks:' mapping of named checks", code="catalog"
-        )
-        return []
+    data: dict[Any, Any] = doc.data
     for key in data:
         if key != "checks":
             problems.add(

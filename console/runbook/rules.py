@@ -13,7 +13,11 @@ from typing import Any
 from console.errors import ProblemList
 from console.runbook.match import rank_runbooks
 from console.runbook.model import Runbook
-from console.yamlsrc import load_yaml, read_source
+from console.yamlsrc import YamlFileKind, read_yaml_file
+
+RULE_FILE = YamlFileKind(
+    "rule file", "groups", list, "a Prometheus rule file has a 'groups:' list", "rules"
+)
 
 
 @dataclass(frozen=True)
@@ -49,18 +53,11 @@ class Coverage:
 
 def read_rules(path: Path, problems: ProblemList) -> list[AlertRule]:
     """Every alerting rule (not recording rule) in a Prometheus rule file."""
-    text = read_source(path, "rule file", problems)
-    if text is None:
-        return []
-    doc = load_yaml(text, path, problems=problems)
+    doc = read_yaml_file(path, RULE_FILE, problems)
     if doc is None:
         return []
-    data: Any = doc.data
-    if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
-        problems.add(path, 1, "a Prometheus rule file has a 'groups:' list", code="rules")
-        return []
     out: list[AlertRule] = []
-    for g, group in enumerate(data["groups"]):
+    for g, group in enumerate(doc.data["groups"]):
         rules = group.get("rules") if isinstance(group, dict) else None
         if not isinstance(rules, list):
             problems.add(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from console.journal.events import AlertFiring, AlertResolved
+from console.journal.events import AlertFiring, AlertPayload, AlertResolved
+
+_Event = TypeVar("_Event", bound=AlertPayload)
 
 RUNBOOK_ANNOTATIONS = ("runbook_url", "runbook")
 
@@ -57,24 +59,25 @@ class Alert(BaseModel):
 
     def firing_event(self) -> AlertFiring:
         """The ``alert.firing`` payload for this alert."""
-        return AlertFiring(
-            fingerprint=self.fingerprint,
-            alertname=self.alertname,
-            labels=self.labels,
+        return self._event(
+            AlertFiring,
             annotations=self.annotations,
             starts_at=self.starts_at,
-            source=self.source,
             silenced=self.suppressed,
         )
 
     def resolved_event(self, ends_at: datetime) -> AlertResolved:
         """The ``alert.resolved`` payload for this alert, resolved at ``ends_at``."""
-        return AlertResolved(
+        return self._event(AlertResolved, ends_at=ends_at)
+
+    def _event(self, kind: type[_Event], **fields: Any) -> _Event:
+        """A ``kind`` payload naming this alert the one way both alert events do."""
+        return kind(
             fingerprint=self.fingerprint,
             alertname=self.alertname,
             labels=self.labels,
-            ends_at=ends_at,
             source=self.source,
+            **fields,
         )
 
 
