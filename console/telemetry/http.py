@@ -151,7 +151,7 @@ def seconds(value: float) -> str:
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and its causes (httpx and urllib3 wrap the socket error deeply)."""
+    """``exc`` and its causes (httpx and httpcore wrap the socket error deeply)."""
     out: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and all(current is not e for e in out):
@@ -161,21 +161,20 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def describe_transport_error(exc: BaseException) -> str:
-    """A short, readable reason for a failed connection (requests or httpx)."""
+    """A short, readable reason for a failed httpx connection."""
     chain = _chain(exc)
     text = " | ".join(str(e) for e in chain)
     tls = _SSL.search(text)
     if tls:
         return f"TLS error: {tls.group(1)}".rstrip()
+    for error in chain:  # asyncio's reads "Connect call failed (address)": use the errno's
+        if isinstance(error, OSError) and error.errno is not None and error.strerror:
+            reason = os.strerror(error.errno) if error.errno > 0 else error.strerror
+            return f"cannot connect: [Errno {error.errno}] {reason}"
     found = _ERRNO.search(text)
     if found:
         return f"cannot connect: {found.group(0).strip()}"
-    for error in chain:
-        if isinstance(error, OSError) and error.errno is not None and error.strerror:
-            return f"cannot connect: [Errno {error.errno}] {error.strerror}"
-    if any(isinstance(e, httpx.RemoteProtocolError) for e in chain) or (
-        "RemoteDisconnected" in text or "Connection aborted" in text
-    ):
+    if any(isinstance(e, httpx.RemoteProtocolError) for e in chain):
         return "the server closed the connection without a valid HTTP reply"
     name = type(exc).__name__
     first = str(exc)
@@ -271,11 +270,17 @@ async def _send(
 ) -> httpx.Response:
     """Send, retrying once when the connection failed before the request could be sent (or,
     for idempotent requests, when a kept-alive connection was closed under us)."""
-    retry_on: tuple[type[Exception], ...] = (httpx.ConnectError,)
-    if idempotent:
-        retry_on = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
+    retry_on = retryable_errors(idempotent)
     url = access.url + path
     try:
         return await client.request(method, url, params=params, json=body)
     except retry_on:
         return await client.request(method, url, params=params, json=body)
+
+
+def retryable_errors(idempotent: bool) -> tuple[type[Exception], ...]:
+    """The httpx errors after which a request may be sent once more: a failed connect (the
+    request never left), and for idempotent requests a kept-alive connection closed under us."""
+    if idempotent:
+        return (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
+    return (httpx.ConnectError,)

@@ -2,7 +2,7 @@
 
 One poll runs every panel query (each distinct PromQL once) and the alert fetch concurrently,
 each bounded by its source's timeout (a Prometheus query may first wait, within a separate
-limit, for a free worker: see ``console.telemetry.prometheus``), then:
+limit, for a free query slot: see ``console.telemetry.prometheus``), then:
 
 - feeds each panel model its results (or the failure text),
 - marks each source up or down — down when none of its requests got a usable answer — and
@@ -117,7 +117,7 @@ class TelemetryPoller:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the sources' connections and worker threads."""
+        """Close the sources' connections."""
         for source in (self.prometheus, self.alertmanager):
             if source is not None:
                 await source.aclose()

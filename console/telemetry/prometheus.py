@@ -1,39 +1,28 @@
-"""Prometheus: instant queries through prometheus-api-client, and its own alerts API.
+"""Prometheus: instant queries on ``/api/v1/query`` and its own alerts API, through httpx.
 
-prometheus-api-client is synchronous (requests), so each query runs in a worker thread. Its
-defaults would retry 3 times with a 1 s backoff and no timeout (``MAX_REQUEST_RETRIES`` and
-``RETRY_BACKOFF_FACTOR`` in prometheus_connect.py, ``timeout=None``); here the adapter is built
-with retries disabled, the timeout is passed on every request, and the whole query (with at
-most one retry, only after a failed connect) is bounded by the configured timeout.
+Both use one httpx client built from the source's ``Access`` (auth, TLS, timeout), the same
+code as Alertmanager's. A query's HTTP status and Prometheus' ``status``/``errorType``/``error``
+are read from the reply as data and pick the error class.
 
-At most ``MAX_CONCURRENT`` workers run for one source. A query first waits for a free worker
-(at most ``queue_wait``, by default as long as the timeout) and only then starts its timeout, so
-queries queued behind others are not timed out before they are sent. The two limits fail with
-different messages: "no answer within ..." and "no free query worker within ...".
+Bounds against a slow or hostile server:
 
-requests' timeout is per socket read, so a server that trickles a byte at a time can hold a
-worker past the deadline. The caller is answered at the deadline regardless; the worker is a
-daemon thread (``asyncio.to_thread``'s pool would be joined at exit and hang the process) and
-keeps its place among the ``MAX_CONCURRENT`` until it ends. Once every worker is stuck like
-that, new queries fail at once instead of waiting.
+- a query (with at most one retry, only after a dropped or refused connection) is bounded as a
+  whole by ``asyncio.timeout``, so a server trickling a byte at a time cannot hold it past its
+  timeout (httpx's own timeout is per read); cancelling it closes the connection;
+- the reply is read as a stream and given up past ``MAX_REPLY_BYTES``;
+- at most ``MAX_CONCURRENT`` queries are in flight per source. A query first waits for a free
+  slot (at most ``queue_wait``, by default as long as the timeout) and only then starts its
+  timeout, so queries queued behind others are not timed out before they are sent. The two
+  limits fail with different messages: "no answer within ..." and "no free query slot within ...".
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import contextlib
-import re
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
 from typing import Any
 
 import httpx
-import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from console.config import HttpSource
 from console.source_errors import RequestRejected, SourceTimedOut, SourceUnavailable
@@ -43,25 +32,39 @@ from console.telemetry.http import (
     body_snippet,
     describe_transport_error,
     request_json,
+    retryable_errors,
     seconds,
 )
 from console.telemetry.panels import Series
 
-NO_RETRY = Retry(total=0, read=False, redirect=False, status=0)
-"""urllib3 retry policy with every retry off (requests' own default, made explicit)."""
-
-_STATUS = re.compile(r"^HTTP Status Code (\d+) \((.*)\)$", re.DOTALL)
-
 MAX_CONCURRENT = 8
-"""Worker threads (queries in flight, including ones stuck past their deadline) per Prometheus."""
+"""Queries in flight at once per Prometheus; the others wait for a slot."""
+
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+"""The largest query reply read; a bigger one is given up as it streams in."""
+
+QUERY_PATH = "/api/v1/query"
+
+REJECTED_STATUSES = frozenset({400, 422})
+"""HTTP statuses with which Prometheus refuses a query (bad PromQL, cannot execute)."""
+
+REJECTED_ERROR_TYPES = frozenset({"bad_data", "execution"})
+"""Prometheus ``errorType`` values that blame the query, not the server."""
 
 
-@dataclass
-class _Worker:
-    """One query's worker thread: finished yet, and whether its caller gave up on it."""
+class QueryRefused(RequestRejected):
+    """Prometheus refused a query; ``status`` and ``error_type`` are as it sent them."""
 
-    done: bool = False
-    abandoned: bool = False
+    def __init__(
+        self, source: str, url: str, message: str, *, status: int, error_type: str | None
+    ) -> None:
+        super().__init__(source, url, message)
+        self.status = status
+        self.error_type = error_type
+
+
+class _ReplyTooLarge(Exception):
+    """The reply grew past ``MAX_REPLY_BYTES`` while streaming in."""
 
 
 class PrometheusSource:
@@ -70,30 +73,12 @@ class PrometheusSource:
     name = "prometheus"
 
     def __init__(self, settings: HttpSource, *, queue_wait: float | None = None) -> None:
-        """``queue_wait``: how long a query may wait for a free worker (default: the timeout)."""
+        """``queue_wait``: how long a query may wait for a free slot (default: the timeout)."""
         self.access = Access.from_settings(self.name, settings)
         self.url = self.access.url  # without user:password@, which went into the access
         self.timeout = settings.timeout
         self.queue_wait = settings.timeout if queue_wait is None else queue_wait
-        session = requests.Session()
-        session.verify = (self.access.ca_file or True) if settings.tls.verify else False
-        session.cert = self.access.cert
-        adapter = HTTPAdapter(max_retries=NO_RETRY)  # PrometheusConnect mounts the same on its URL
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        self._session = session
-        self._client = PrometheusConnect(
-            url=self.url,
-            headers=self.access.headers or None,
-            auth=self.access.basic,
-            session=session,
-            retry=NO_RETRY,
-            timeout=self.timeout,
-        )
-        self._lock = threading.Lock()
-        self._busy = 0  # worker threads alive, stuck ones included (guarded by _lock)
-        self._abandoned = 0  # of those, the ones whose caller gave up (guarded by _lock)
-        self._waiting: list[asyncio.Future[None]] = []  # queries waiting for a worker
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._http: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
@@ -102,165 +87,104 @@ class PrometheusSource:
     async def query(self, promql: str) -> list[Series]:
         """Run an instant query; raise ``SourceUnavailable`` or ``RequestRejected``."""
         try:
-            raw = await self._in_thread(self._query_once_or_twice, promql)
-        except PrometheusApiClientException as exc:
-            raise self._http_error(str(exc)) from None
-        except requests.Timeout:
-            raise self._timed_out() from None
-        except (requests.JSONDecodeError, ValueError, KeyError, TypeError):
-            raise self._down("the reply is not Prometheus API JSON") from None
-        except requests.RequestException as exc:
+            async with asyncio.timeout(self.queue_wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise self._down(
+                f"no free query slot within {seconds(self.queue_wait)}: "
+                f"all {MAX_CONCURRENT} are busy with earlier queries"
+            ) from None
+        try:
+            async with asyncio.timeout(self.timeout):
+                status, body = await self._get_query(promql)
+        except TimeoutError:
+            raise SourceTimedOut(
+                self.name, self.url, f"no answer within {seconds(self.timeout)}"
+            ) from None
+        except _ReplyTooLarge:
+            limit = MAX_REPLY_BYTES // (1024 * 1024)
+            raise self._down(f"the reply is larger than {limit} MiB") from None
+        except httpx.HTTPError as exc:
             raise self._down(describe_transport_error(exc)) from None
-        return self._series(raw, promql)
+        finally:
+            self._slots.release()
+        return self._series(self._result(status, body), promql)
 
     async def alerts(self) -> list[Alert]:
         """The firing alerts from ``/api/v1/alerts`` (used when no Alertmanager is configured)."""
-        if self._http is None:
-            self._http = self.access.async_client()
-        data = await request_json(self._http, self.access, "GET", "/api/v1/alerts")
+        data = await request_json(self._client(), self.access, "GET", "/api/v1/alerts")
         try:
             return parse_prometheus_alerts(data)
         except ValueError as exc:
             raise self._down(f"unexpected reply to GET /api/v1/alerts: {exc}") from None
 
     async def aclose(self) -> None:
-        """Close the connections (a worker still waiting on a hung server is abandoned)."""
-        self._session.close()
+        """Close the connections."""
         if self._http is not None:
             await self._http.aclose()
 
-    def _timed_out(self) -> SourceTimedOut:
-        return SourceTimedOut(self.name, self.url, f"no answer within {seconds(self.timeout)}")
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = self.access.async_client()
+        return self._http
 
     def _down(self, message: str) -> SourceUnavailable:
         return SourceUnavailable(self.name, self.url, message)
 
-    def _query_once_or_twice(self, promql: str) -> Any:
-        """The query, retried once after a failed connect (never after a timeout or TLS error).
-
-        Runs in a worker thread, so both tries share one worker and one deadline.
-        """
+    async def _get_query(self, promql: str) -> tuple[int, bytes]:
+        """The status and body of ``GET /api/v1/query``, sent again once after a dropped
+        or refused connection (both tries within the caller's one timeout)."""
         try:
-            return self._client.custom_query(promql)
-        except requests.ConnectionError as exc:
-            if isinstance(exc, requests.Timeout | requests.exceptions.SSLError):
-                raise
-            return self._client.custom_query(promql)
+            return await self._get_once(promql)
+        except retryable_errors(idempotent=True):
+            return await self._get_once(promql)
 
-    async def _in_thread(self, call: Callable[[str], Any], promql: str) -> Any:
-        """``call(promql)`` in a daemon worker thread, within the timeout once a worker has it.
+    async def _get_once(self, promql: str) -> tuple[int, bytes]:
+        url = self.url + QUERY_PATH
+        async with self._client().stream("GET", url, params={"query": promql}) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
+                raise _ReplyTooLarge
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_REPLY_BYTES:
+                    raise _ReplyTooLarge
+            return response.status_code, bytes(body)
 
-        Waiting for a free worker is limited separately, by ``queue_wait``.
-        """
-        await self._take_worker()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        worker = _Worker()
-
-        def settle(result: Any, error: BaseException | None) -> None:
-            if future.done():  # the caller gave up at its deadline
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
-
-        def work() -> None:
-            result: Any = None
-            error: BaseException | None = None
-            try:
-                result = call(promql)
-            except Exception as exc:  # handed to the awaiting coroutine
-                error = exc
-            with self._lock:
-                worker.done = True
-                self._busy -= 1
-                if worker.abandoned:
-                    self._abandoned -= 1
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
-                loop.call_soon_threadsafe(settle, result, error)
-                loop.call_soon_threadsafe(self._wake_waiting)
-
+    def _result(self, status: int, body: bytes) -> Any:
+        """The ``data.result`` of a successful reply, or the error its status and fields name."""
         try:
-            threading.Thread(target=work, name="prometheus-query", daemon=True).start()
-        except RuntimeError:  # "can't start new thread": give the worker back
-            with self._lock:
-                self._busy -= 1
-            raise
-        try:
-            async with asyncio.timeout(self.timeout):
-                return await future
-        except TimeoutError:
-            raise self._timed_out() from None
-        finally:
-            with self._lock:
-                abandoned = not worker.done  # timed out or cancelled: the worker runs on
-                if abandoned:
-                    worker.abandoned = True
-                    self._abandoned += 1
-            if abandoned:
-                self._wake_waiting()  # so the waiting see when every worker is stuck
-
-    async def _take_worker(self) -> None:
-        """Claim one of the ``MAX_CONCURRENT`` workers, waiting at most ``queue_wait``.
-
-        Fails at once while every worker is stuck on a query its caller gave up on.
-        """
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(self.queue_wait):
-                while True:
-                    with self._lock:
-                        if self._abandoned >= MAX_CONCURRENT:
-                            raise self._stuck()
-                        if self._busy < MAX_CONCURRENT:
-                            self._busy += 1
-                            return
-                    waiter: asyncio.Future[None] = loop.create_future()
-                    self._waiting.append(waiter)
-                    try:
-                        await waiter
-                    finally:
-                        with contextlib.suppress(ValueError):
-                            self._waiting.remove(waiter)
-        except TimeoutError:
-            with self._lock:
-                if self._abandoned >= MAX_CONCURRENT:  # the real reason nothing came free
-                    raise self._stuck() from None
-            raise self._down(
-                f"no free query worker within {seconds(self.queue_wait)}: "
-                f"all {MAX_CONCURRENT} are busy with earlier queries"
-            ) from None
-
-    def _wake_waiting(self) -> None:
-        """Let the queries waiting for a worker look again (a worker ended or got stuck)."""
-        waiting, self._waiting = self._waiting, []
-        for waiter in waiting:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def _stuck(self) -> SourceUnavailable:
-        stuck = self._abandoned
-        return self._down(f"{stuck} earlier queries are still stuck waiting for an answer")
-
-    def _http_error(self, text: str) -> SourceUnavailable | RequestRejected:
-        """Classify the library's "HTTP Status Code N (b'...')" error."""
-        match = _STATUS.match(text)
-        if not match:
-            return self._down(text[:200])
-        status = int(match.group(1))
-        try:
-            body = ast.literal_eval(match.group(2))
-        except (ValueError, SyntaxError):
-            body = match.group(2)
-        detail = body_snippet(body if isinstance(body, bytes | str) else str(body))
-        if status in (400, 422):
-            return RequestRejected(self.name, self.url, f"query refused: {detail}")
+            reply = json.loads(body)
+        except ValueError:
+            reply = None
+        fields = reply if isinstance(reply, dict) else {}
+        ok = 200 <= status < 300
+        if ok and fields.get("status") == "success":
+            data = fields.get("data")
+            if isinstance(data, dict) and "result" in data:
+                return data["result"]
+            raise self._down("the reply is not Prometheus API JSON")
+        error_type = fields.get("errorType") if isinstance(fields.get("errorType"), str) else None
+        kind = f" ({error_type})" if error_type else ""
+        detail = body_snippet(body)
+        if status in REJECTED_STATUSES or error_type in REJECTED_ERROR_TYPES:
+            raise QueryRefused(
+                self.name,
+                self.url,
+                f"query refused{kind}: {detail}",
+                status=status,
+                error_type=error_type,
+            )
         if status in (401, 403):
-            return self._down(
+            raise self._down(
                 f"HTTP {status}: not authorized; check prometheus bearer_token_* or basic_auth"
             )
-        return self._down(f"HTTP {status}" + (f": {detail}" if detail else ""))
+        if ok and error_type:  # an error of a type that does not blame the query
+            raise self._down(f"Prometheus error{kind}: {detail}")
+        if ok:
+            raise self._down("the reply is not Prometheus API JSON")
+        raise self._down(f"HTTP {status}{kind}" + (f": {detail}" if detail else ""))
 
     def _series(self, raw: Any, promql: str) -> list[Series]:
         """Series from the ``result`` of a query reply: a vector or a scalar."""

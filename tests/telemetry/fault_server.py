@@ -4,8 +4,10 @@
 attributes below), ``slow`` (answers after ``delay`` seconds), ``trickle`` (a 200 whose body
 arrives one byte at a time, never finishing in time), ``garbage`` (200 with HTML), ``shape``
 (200 with JSON of the wrong shape), ``error500``, ``unauthorized`` (401), ``close`` (drops
-the connection without a reply), ``badquery`` (Prometheus' 400 for bad PromQL) and ``hold``
-(answers once ``release`` is set). ``by_query`` overrides ``mode`` for single PromQL queries.
+the connection without a reply), ``badquery`` (Prometheus' 400 for bad PromQL), ``overloaded``
+(Prometheus' 503 for a query it timed out), ``huge`` (a valid reply padded past 16 MiB, sent
+without a Content-Length) and ``hold`` (answers once ``release`` is set). ``by_query`` overrides
+``mode`` for single PromQL queries. ``active`` counts the requests being answered now.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class FaultServer:
         self.hits: Counter[str] = Counter()
         self.authorization: dict[str, str | None] = {}
         self.stopping = threading.Event()
+        self.active = 0
+        self._count = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,8 +100,14 @@ class FaultServer:
         return json.dumps(data).encode()
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self._handle(handler)  # (the client may give up first: the timeout tests want that)
+        with self._count:
+            self.active += 1
+        try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._handle(handler)  # (the client may give up first: the timeout tests want that)
+        finally:
+            with self._count:
+                self.active -= 1
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         url = urlparse(handler.path)
@@ -137,6 +147,16 @@ class FaultServer:
         elif mode == "badquery":
             body = {"status": "error", "errorType": "bad_data", "error": "parse error at char 4"}
             self._reply(handler, 400, json.dumps(body).encode())
+        elif mode == "overloaded":
+            body = {"status": "error", "errorType": "timeout", "error": "query timed out"}
+            self._reply(handler, 503, json.dumps(body).encode())
+        elif mode == "huge":
+            handler.send_response(200)
+            handler.end_headers()  # no Content-Length: the body ends when the connection does
+            pad = b" " * 65536
+            for _ in range(17 * 16):  # 17 MiB of whitespace before valid JSON
+                handler.wfile.write(pad)
+            handler.wfile.write(self._ok_body("/api/v1/query"))
         elif mode == "close":
             handler.close_connection = True
         else:

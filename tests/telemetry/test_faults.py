@@ -6,9 +6,8 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,9 @@ from click.testing import CliRunner
 from console.cli import cli
 from console.config import Config, HttpSource
 from console.journal.sink import MemorySink
-from console.source_errors import SourceUnavailable
+from console.source_errors import RequestRejected, SourceUnavailable
 from console.telemetry.poller import TelemetryPoller
-from console.telemetry.prometheus import MAX_CONCURRENT, PrometheusSource
+from console.telemetry.prometheus import MAX_CONCURRENT, PrometheusSource, QueryRefused
 from tests.telemetry.fault_server import FaultServer
 
 TIMEOUT = 0.5
@@ -156,8 +155,33 @@ async def test_a_bad_query_is_the_panel_s_problem_not_a_source_outage(fault: Fau
     assert state.sources[0].up is True
     assert state.verdict() == "degraded"
     assert state.panels[0].error == (
-        f"prometheus {fault.url}: query refused: parse error at char 4"
+        f"prometheus {fault.url}: query refused (bad_data): parse error at char 4"
     )
+
+
+async def test_the_status_and_prometheus_error_type_pick_the_error_class(
+    fault: FaultServer,
+) -> None:
+    source = PrometheusSource(HttpSource(url=fault.url, timeout=TIMEOUT))
+    fault.mode = "badquery"
+    with pytest.raises(QueryRefused) as refused:
+        await source.query("sum(")
+    assert (refused.value.status, refused.value.error_type) == (400, "bad_data")
+    fault.mode = "overloaded"  # Prometheus gave up on the query: the server, not the query
+    with pytest.raises(SourceUnavailable) as down:
+        await source.query("sum(up)")
+    assert not isinstance(down.value, RequestRejected)
+    assert down.value.message == "HTTP 503 (timeout): query timed out"
+    await source.aclose()
+
+
+async def test_a_reply_past_the_size_cap_is_given_up(fault: FaultServer) -> None:
+    fault.mode = "huge"
+    source = PrometheusSource(HttpSource(url=fault.url, timeout=5.0))
+    with pytest.raises(SourceUnavailable) as caught:
+        await source.query("sum(up)")
+    assert caught.value.message == "the reply is larger than 16 MiB"
+    await source.aclose()
 
 
 async def test_range_vectors_and_non_numbers_are_explained(fault: FaultServer) -> None:
@@ -219,56 +243,64 @@ def test_status_exit_2_names_the_unreachable_source(fault: FaultServer, tmp_path
     assert data["sources"][0]["error"] == "the reply is not Prometheus API JSON"
 
 
-def workers() -> int:
-    return sum(t.name == "prometheus-query" for t in threading.enumerate())
+async def wait_for(check: Callable[[], bool], within: float) -> bool:
+    """Whether ``check`` holds within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
-async def test_many_queries_run_and_workers_stuck_on_a_hung_server_are_capped(
+async def test_many_queries_run_and_a_hung_server_cannot_pile_up_queries(
     fault: FaultServer,
 ) -> None:
     panels = [{"kind": "stat", "query": f"sum(up) + {n}"} for n in range(MAX_CONCURRENT + 4)]
     cfg = Config.model_validate(
         {"prometheus": {"url": fault.url, "timeout": TIMEOUT}, "panels": panels}
     )
+    prefix = f"prometheus {fault.url}: "
+    timed_out = prefix + "no answer within 0.5s"
+    no_slot = prefix + f"no free query slot within 0.5s: all {MAX_CONCURRENT} are busy"
     async with TelemetryPoller(cfg, None) as poller:
         state = await poller.poll_once()
         assert [p.state for p in state.panels] == ["ok"] * len(panels)  # more than run at once
 
         fault.mode = "trickle"
-        started = time.monotonic()
-        state = await poller.poll_once()
-        elapsed = time.monotonic() - started
-        prefix = f"prometheus {fault.url}: "
-        timed_out = prefix + "no answer within 0.5s"
-        stuck = prefix + f"{MAX_CONCURRENT} earlier queries are still stuck waiting for an answer"
-        errors = sorted(str(p.error) for p in state.panels)
-        # the queued four fail once every worker is stuck, without starting more threads
-        assert errors == sorted([timed_out] * MAX_CONCURRENT + [stuck] * 4)
-        assert elapsed < TIMEOUT + SLACK, f"the poll took {elapsed:.2f}s"
-
-        threads = workers()
-        assert threads >= MAX_CONCURRENT
-        state = await poller.poll_once()
-        assert workers() <= threads  # no new worker for a server that hangs
-    assert [p.error for p in state.panels] == [stuck] * len(panels)
+        for _ in range(2):
+            sent_before = fault.hits["/api/v1/query"]
+            started = time.monotonic()
+            state = await poller.poll_once()
+            elapsed = time.monotonic() - started
+            errors = [str(p.error) for p in state.panels]
+            # the first eight time out; the queued four either get no slot in time or, sent
+            # once a slot is free, time out in turn: never more than a queue wait + a timeout
+            assert sum(e == timed_out for e in errors) >= MAX_CONCURRENT, errors
+            assert all(e == timed_out or e.startswith(no_slot) for e in errors), errors
+            assert elapsed < 2 * TIMEOUT + SLACK, f"the poll took {elapsed:.2f}s"
+            sent = fault.hits["/api/v1/query"] - sent_before
+            assert sent == sum(e == timed_out for e in errors)  # each query sent once at most
+            # a query given up is over: its connection is closed, nothing keeps running
+            assert await wait_for(lambda: fault.active == 0, 1.0), f"{fault.active} still open"
 
 
 async def held_busy(fault: FaultServer, source: PrometheusSource) -> list[asyncio.Task[Any]]:
-    """Occupy every worker of ``source`` with a query the server holds until ``release``."""
+    """Occupy every slot of ``source`` with a query the server holds until ``release``."""
     fault.by_query = {f"held {n}": "hold" for n in range(MAX_CONCURRENT)}
     held = [asyncio.create_task(source.query(q)) for q in fault.by_query]
-    while fault.hits["/api/v1/query"] < MAX_CONCURRENT:  # each worker is at the server
+    while fault.hits["/api/v1/query"] < MAX_CONCURRENT:  # each slot's query is at the server
         await asyncio.sleep(0.01)
     return held
 
 
-async def test_a_queued_query_gets_its_full_timeout_once_a_worker_takes_it(
+async def test_a_queued_query_gets_its_full_timeout_once_it_has_a_slot(
     fault: FaultServer,
 ) -> None:
     source = PrometheusSource(HttpSource(url=fault.url, timeout=1.0))
     held = await held_busy(fault, source)
     fault.by_query["slow"] = "slow"
-    fault.delay = 0.7  # answered 0.7 s after a worker takes it, over 1.1 s after it was asked
+    fault.delay = 0.7  # answered 0.7 s after it is sent, over 1.1 s after it was asked
     queued = asyncio.create_task(source.query("slow"))
     await asyncio.sleep(0.4)
     assert not queued.done()
@@ -278,7 +310,7 @@ async def test_a_queued_query_gets_its_full_timeout_once_a_worker_takes_it(
     await source.aclose()
 
 
-async def test_a_query_that_gets_no_worker_in_time_says_so(fault: FaultServer) -> None:
+async def test_a_query_that_gets_no_slot_in_time_says_so(fault: FaultServer) -> None:
     source = PrometheusSource(HttpSource(url=fault.url, timeout=1.0), queue_wait=0.2)
     held = await held_busy(fault, source)
     started = time.monotonic()
@@ -286,7 +318,7 @@ async def test_a_query_that_gets_no_worker_in_time_says_so(fault: FaultServer) -
         await source.query("sum(up)")
     elapsed = time.monotonic() - started
     assert caught.value.message == (
-        f"no free query worker within 0.2s: all {MAX_CONCURRENT} are busy with earlier queries"
+        f"no free query slot within 0.2s: all {MAX_CONCURRENT} are busy with earlier queries"
     )
     assert 0.2 <= elapsed < 0.2 + SLACK
     assert fault.hits["/api/v1/query"] == MAX_CONCURRENT  # it was never sent
@@ -298,7 +330,7 @@ async def test_a_query_that_gets_no_worker_in_time_says_so(fault: FaultServer) -
 def test_the_status_process_exits_at_its_timeout_despite_a_trickling_server(
     fault: FaultServer, tmp_path: Path
 ) -> None:
-    fault.mode = "trickle"  # would hold a joined worker thread for 10 s
+    fault.mode = "trickle"  # 10 s of bytes, each well within a per-read timeout
     path = write_config(
         tmp_path,
         f"prometheus: {{url: '{fault.url}', timeout: 0.5s}}\n"

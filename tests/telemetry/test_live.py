@@ -13,10 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
+from console.config import HttpSource
 from console.journal.sink import MemorySink
 from console.runbook.match import rank_runbooks
 from console.runbook.parse import parse_runbook
 from console.telemetry.poller import TelemetryPoller
+from console.telemetry.prometheus import PrometheusSource, QueryRefused
 from console.telemetry.state import TelemetryState
 from tests.telemetry.conftest import Stack, wait_until
 
@@ -252,3 +254,18 @@ def test_status_exit_codes_against_the_real_servers(stack: Stack, tmp_path: Path
     assert result.output.count("incident-console status") == 2
     assert "critical  EtcdMemberDown  instance=m3" in result.output
     quiet(stack)
+
+
+async def test_bad_promql_is_refused_with_prometheus_own_status_and_error_type(
+    stack: Stack,
+) -> None:
+    source = PrometheusSource(HttpSource(url=stack.prometheus.url, timeout=2.0))
+    try:
+        assert len(await source.query("etcd_server_has_leader")) == 3
+        with pytest.raises(QueryRefused) as caught:
+            await source.query("sum(etcd_server_has_leader")
+    finally:
+        await source.aclose()
+    assert (caught.value.status, caught.value.error_type) == (400, "bad_data")
+    assert caught.value.message.startswith("query refused (bad_data): ")
+    assert "parse error" in caught.value.message
