@@ -2,12 +2,14 @@
 
 A ``Workspace`` holds the config in force, the runbook library and check catalog, the open
 incident (journal and live state), the telemetry poller, the node targets and, in a drill, the
-simulator. Live incidents and drills are assembled by ``live_workspace`` and
-``drill_workspace``; from there on both run the same code.
+simulator. Live incidents and drills in the console are assembled by ``live_workspace`` and
+``drill_workspace``; a headless ``run`` by ``run_workspace`` (after ``planning_session`` has
+asked for its variables and rendered its plan) and worked by ``Workspace.run_headless``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +20,23 @@ from console.drill.engine import DrillEngine
 from console.drill.run import DrillRun
 from console.drill.scenario import Scenario
 from console.errors import Problem
-from console.execute.session import ConfirmCallback, PromptCallback, RunbookSession
+from console.execute.promql import PromQLSource
+from console.execute.session import (
+    ConfirmCallback,
+    PromptCallback,
+    RunbookSession,
+    SessionRun,
+    StepRun,
+)
 from console.execute.targets import LiveTargets, TargetProvider
 from console.incident import Incident
+from console.journal.events import JournalFault
+from console.journal.redact import Redactor
+from console.journal.sink import EventSink, MemorySink
 from console.runbook.catalog import Catalog, load_catalog, runbook_catalog
 from console.runbook.library import Library, load_library
-from console.runbook.model import Runbook
+from console.runbook.model import Runbook, Step
+from console.source_errors import TelemetryError
 from console.telemetry.poller import TelemetryPoller
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -52,6 +65,10 @@ class Workspace:
     runbook: Runbook | None = None
     session: RunbookSession | None = None
     catalog_problems: list[Problem] = field(default_factory=list)
+    drill_run: DrillRun | None = None
+    """A headless run's simulated cluster, started at its scenario's ``at`` by ``run_headless``."""
+    telemetry_problem: str | None = None
+    """Why a headless run has no poller although telemetry is configured (for the caller to say)."""
 
     @property
     def config(self) -> Config:
@@ -89,6 +106,59 @@ class Workspace:
             promql=self.poller.prometheus if self.poller else None,
         )
         return self.session
+
+    async def run_headless(
+        self,
+        steps: list[Step] | None,
+        *,
+        only_checks: bool = False,
+        on_step: Callable[[StepRun], None] | None = None,
+    ) -> SessionRun:
+        """Work the session's ``steps`` start to end, as ``run`` does, and settle the log.
+
+        The drill clock (if any) starts first; the alerts and every panel are recorded before
+        and after, so the log holds what the cluster looked like around the run. Connections
+        are released whatever happens; a log this run created is closed with a summary, one it
+        appended to is suspended for the next run.
+        """
+        session = self.session
+        if session is None:
+            raise RuntimeError("run_headless needs the session run_workspace made")
+        try:
+            if self.drill_run is not None:
+                await self.drill_run.start(self.incident)
+            await self._snapshot("start")
+            result = await session.run(steps, only_checks=only_checks, on_step=on_step)
+            await self._snapshot("end")
+        finally:
+            await session.close()
+            if self.poller is not None:
+                await self.poller.aclose()
+            if self.drill_run is not None:
+                await self.drill_run.stop()
+        await self._finish(result)
+        return result
+
+    async def _snapshot(self, reason: str) -> None:
+        """Poll once (journalling alerts and source health) and record every panel's value."""
+        if self.poller is not None:
+            await self.poller.poll_once()
+            await self.poller.record_snapshot(reason)
+
+    async def _finish(self, result: SessionRun) -> None:
+        """Close a log this run created; leave one it appended to open for the next run."""
+        incident = self.incident
+        if incident.path is None:
+            return
+        if incident.state.resumes:
+            await incident.suspend("run finished")
+            return
+        runs = result.runs
+        passed = sum(1 for r in runs if r.passed)
+        summary = f"run finished: {passed}/{len(runs)} block(s) passed"
+        if result.stopped:
+            summary += f"; stopped: {result.stopped}"
+        await incident.close(summary)
 
     async def aclose(self) -> None:
         """Release connections; the incident stays as it is (close or suspend it first)."""
@@ -169,3 +239,123 @@ async def drill_workspace(
         runbook=runbook,
         catalog_problems=list(problems),
     )
+
+
+@dataclass(frozen=True)
+class HeadlessRun:
+    """What a headless ``run`` asked for: one runbook, worked by a planning and a real session.
+
+    ``loaded`` is the config in force (with ``drill``: the scenario's nodes and sources).
+    """
+
+    loaded: LoadedConfig
+    runbook: Runbook
+    catalog: Catalog
+    confirm: ConfirmCallback | None = None
+    prompt: PromptCallback | None = None
+    node_filter: str | None = None
+    risk_accepted: bool = False
+    drill: DrillRun | None = None
+
+    def session(
+        self,
+        sink: EventSink,
+        variables: dict[str, str],
+        *,
+        incident: str,
+        promql: PromQLSource | None,
+    ) -> RunbookSession:
+        """A session on ``sink``; raises ``VarError`` or ``ValueError`` for bad input."""
+        return RunbookSession(
+            self.runbook,
+            self.loaded.config,
+            sink,
+            targets=self.drill.targets if self.drill else None,
+            promql=promql,
+            catalog=self.catalog,
+            variables=variables,
+            confirm=self.confirm,
+            prompt=self.prompt,
+            incident=incident,
+            node_filter=self.node_filter,
+            risk_accepted=self.risk_accepted,
+        )
+
+
+def planning_session(run: HeadlessRun, variables: dict[str, str]) -> RunbookSession:
+    """A session that writes nowhere: it asks for variables and plans before any log exists.
+
+    Nothing is recorded until the plan is sound, so a refused ``--var`` or a ``--dry-run``
+    leaves no log behind. Raises ``VarError`` or ``ValueError`` for bad input.
+    """
+    promql = run.drill.prometheus if run.drill else None
+    return run.session(MemorySink(), variables, incident="INC-plan", promql=promql)
+
+
+async def run_workspace(
+    run: HeadlessRun,
+    variables: dict[str, str],
+    *,
+    journal: Path | None = None,
+    in_memory: bool = False,
+    accepted: list[Problem] | None = None,
+    accept_reason: str | None = None,
+    redactor: Redactor | None = None,
+    on_fault: Callable[[JournalFault], None] | None = None,
+) -> Workspace:
+    """The workspace of a headless ``run``: its log, poller and a session with ``variables``.
+
+    ``journal`` names a folder for a new log or an existing ``.jsonl`` to append to; a drill
+    appends only to a drill's log and a live run only to a live log (``JournalError``).
+    """
+    loaded, runbook, drill = run.loaded, run.runbook, run.drill
+    if journal is not None and journal.is_file():
+        incident = await Incident.resume(
+            loaded, journal, mode="drill" if drill else "live", redactor=redactor, on_fault=on_fault
+        )
+        await incident.record_runbook(runbook)
+    else:
+        incident = await Incident.open(
+            loaded,
+            f"run {runbook.id}" + (f" (scenario {drill.scenario.title})" if drill else ""),
+            mode="drill" if drill else "live",
+            journal=journal,
+            runbook=runbook,
+            scenario=drill.scenario.file if drill else None,
+            accepted=accepted,
+            accept_reason=accept_reason,
+            in_memory=in_memory,
+            redactor=redactor,
+            on_fault=on_fault,
+        )
+    poller, problem = _headless_poller(loaded.config, incident, drill)
+    promql = poller.prometheus if poller else None
+    session = run.session(incident.sink, variables, incident=incident.incident_id, promql=promql)
+    targets = session.targets
+    return Workspace(
+        loaded,
+        Library(),
+        run.catalog,
+        incident,
+        targets,
+        poller=poller,
+        scenario=drill.scenario if drill else None,
+        runbook=runbook,
+        session=session,
+        drill_run=drill,
+        telemetry_problem=problem,
+    )
+
+
+def _headless_poller(
+    config: Config, incident: Incident, drill: DrillRun | None
+) -> tuple[TelemetryPoller | None, str | None]:
+    """Telemetry for the log's before and after, when there is any; else why there is none."""
+    if drill is not None:
+        return TelemetryPoller(config, incident.sink, prometheus=drill.prometheus), None
+    if config.prometheus is None and config.alertmanager is None:
+        return None, None
+    try:
+        return TelemetryPoller(config, incident.sink), None
+    except TelemetryError as exc:
+        return None, str(exc)

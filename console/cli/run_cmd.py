@@ -33,11 +33,10 @@ from console.cli.common import (
     printer_redactor,
     speed_option,
 )
-from console.config import Config, LoadedConfig
+from console.config import LoadedConfig
 from console.drill.run import DrillRun
 from console.durations import format_duration, parse_duration
 from console.errors import Problem, SourceError
-from console.execute.promql import PromQLSource
 from console.execute.runner import BlockRun, NodeRun
 from console.execute.session import (
     BlockPlan,
@@ -47,17 +46,14 @@ from console.execute.session import (
     SessionRun,
     StepRun,
 )
-from console.incident import Incident
-from console.journal.events import JournalFault, Mode
+from console.journal.events import JournalFault
 from console.journal.log import JournalError
-from console.journal.sink import EventSink, MemorySink
 from console.runbook.catalog import Catalog, require_catalog
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.runbook.parse import load_runbook
 from console.runbook.render import VarError
 from console.sanitize import visible
-from console.source_errors import TelemetryError
-from console.telemetry.poller import TelemetryPoller
+from console.workspace import HeadlessRun, Workspace, planning_session, run_workspace
 
 EXIT_INTERRUPTED = 130
 
@@ -130,73 +126,56 @@ def run_cmd(
     variables = _parse_vars(var_items)
     steps = _select_steps(runbook, step_refs)
     interactive = sys.stdin.isatty()
-
-    def session_on(
-        sink: EventSink, values: dict[str, str], incident: str, promql: PromQLSource | None
-    ) -> RunbookSession:
-        return RunbookSession(
-            runbook,
-            config,
-            sink,
-            targets=drill.targets if drill else None,
-            promql=promql,
-            catalog=catalog,
-            variables=values,
-            confirm=_confirmer(yes, interactive),
-            prompt=_prompt if interactive else None,
-            incident=incident,
-            node_filter=nodes,
-            risk_accepted=bool(accepted),
-        )
-
+    headless = HeadlessRun(
+        loaded,
+        runbook,
+        catalog,
+        confirm=_confirmer(yes, interactive),
+        prompt=_prompt if interactive else None,
+        node_filter=nodes,
+        risk_accepted=bool(accepted),
+        drill=drill,
+    )
     try:
-        planner = session_on(
-            MemorySink(), variables, "INC-plan", drill.prometheus if drill else None
-        )
+        planner = planning_session(headless, variables)
     except VarError as exc:
         print_problems([exc.problem])
         die("a --var value was refused; nothing was run")
     except ValueError as exc:
         die(str(exc))
-    blocks = planner.blocks(steps, only_checks=only == "checks")
-    plans = _plan_or_exit(planner, blocks)
-    if dry_run:
-        _print_plans(plans, as_json)
-        raise SystemExit(EXIT_OK)
-
-    async def main() -> tuple[SessionRun, Incident]:
-        incident = await _open_incident(
-            loaded, runbook, journal, no_journal, accepted, accept_risk, drill
-        )
-        poller = _poller(config, incident, drill)
-        promql = poller.prometheus if poller else None
-        session = session_on(incident.sink, dict(planner.values), incident.incident_id, promql)
+    # One loop for asking, building and running: the journal's commit timer and the
+    # connections belong to the loop they were made on.
+    with asyncio.Runner() as loop:
+        blocks = planner.blocks(steps, only_checks=only == "checks")
+        plans = _plan_or_exit(loop, planner, blocks)
+        if dry_run:
+            _print_plans(plans, as_json)
+            raise SystemExit(EXIT_OK)
         try:
-            if drill is not None:
-                await drill.start(incident)
-            await _snapshot(poller, "start")
-            result = await session.run(
-                steps,
-                only_checks=only == "checks",
-                on_step=None if as_json else _print_step,
+            workspace = loop.run(
+                run_workspace(
+                    headless,
+                    dict(planner.values),
+                    journal=journal,
+                    in_memory=no_journal,
+                    accepted=accepted,
+                    accept_reason=accept_risk,
+                    redactor=printer_redactor(),
+                    on_fault=_fault_printer(),
+                )
             )
-            await _snapshot(poller, "end")
-        finally:
-            await session.close()
-            if poller is not None:
-                await poller.aclose()
-            if drill is not None:
-                await drill.stop()
-        await _finish_incident(incident, result)
-        return result, incident
-
-    try:
-        result, incident = asyncio.run(main())
-    except KeyboardInterrupt:
-        echo("interrupted: running commands were killed on their nodes", err=True)
-        raise SystemExit(EXIT_INTERRUPTED) from None
-    except JournalError as exc:
-        die(str(exc))
+            _print_warnings(workspace)
+            result = loop.run(
+                workspace.run_headless(
+                    steps, only_checks=only == "checks", on_step=None if as_json else _print_step
+                )
+            )
+        except KeyboardInterrupt:
+            echo("interrupted: running commands were killed on their nodes", err=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        except JournalError as exc:
+            die(str(exc))
+    incident = workspace.incident
     code = EXIT_OK if result.passed else EXIT_FINDINGS
     if as_json:
         out = _result_json(runbook, incident.incident_id, result, code)
@@ -211,49 +190,18 @@ def run_cmd(
     raise SystemExit(code)
 
 
-# -- the incident log ------------------------------------------------------------------------
+# -- what the log and telemetry said ---------------------------------------------------------
 
 
-async def _open_incident(
-    loaded: LoadedConfig,
-    runbook: Runbook,
-    journal: Path | None,
-    no_journal: bool,
-    accepted: list[Problem],
-    accept_risk: str | None,
-    drill: DrillRun | None,
-) -> Incident:
-    """A new log (or an existing one to append to) that records this run.
-
-    A drill appends only to a drill's log and a live run only to a live log (else exit 2)."""
-    mode: Mode = "drill" if drill else "live"
-    if journal is not None and journal.is_file():
-        incident = await Incident.resume(
-            loaded, journal, mode=mode, redactor=printer_redactor(), on_fault=_fault_printer()
-        )
-        _print_warnings(incident)
-        await incident.record_runbook(runbook)
-        return incident
-    incident = await Incident.open(
-        loaded,
-        f"run {runbook.id}" + (f" (scenario {drill.scenario.title})" if drill else ""),
-        mode="drill" if drill else "live",
-        journal=journal,
-        runbook=runbook,
-        scenario=drill.scenario.file if drill else None,
-        accepted=accepted,
-        accept_reason=accept_risk,
-        in_memory=no_journal,
-        redactor=printer_redactor(),
-        on_fault=_fault_printer(),
-    )
-    _print_warnings(incident)
-    return incident
-
-
-def _print_warnings(incident: Incident) -> None:
-    for warning in incident.warnings:
+def _print_warnings(workspace: Workspace) -> None:
+    """The log's exposure warnings, then why telemetry is missing (if it is)."""
+    for warning in workspace.incident.warnings:
         echo(f"incident-console: warning: {warning}", err=True)
+    if workspace.telemetry_problem is not None:
+        echo(
+            f"telemetry: {workspace.telemetry_problem}; the log will hold no alerts or metrics",
+            err=True,
+        )
 
 
 def _fault_printer() -> Callable[[JournalFault], None]:
@@ -283,41 +231,6 @@ def _fault_printer() -> Callable[[JournalFault], None]:
             )
 
     return heard
-
-
-def _poller(config: Config, incident: Incident, drill: DrillRun | None) -> TelemetryPoller | None:
-    """Telemetry for the log's before and after: the alerts and panels, when there are any."""
-    if drill is not None:
-        return TelemetryPoller(config, incident.sink, prometheus=drill.prometheus)
-    if config.prometheus is None and config.alertmanager is None:
-        return None
-    try:
-        return TelemetryPoller(config, incident.sink)
-    except TelemetryError as exc:
-        echo(f"telemetry: {exc}; the log will hold no alerts or metrics", err=True)
-        return None
-
-
-async def _snapshot(poller: TelemetryPoller | None, reason: str) -> None:
-    """Poll once (journalling alerts and source health) and record every panel's value."""
-    if poller is not None:
-        await poller.poll_once()
-        await poller.record_snapshot(reason)
-
-
-async def _finish_incident(incident: Incident, result: SessionRun) -> None:
-    """Close a log this run created; leave one it appended to open for the next run."""
-    if incident.path is None:
-        return
-    if incident.state.resumes:
-        await incident.suspend("run finished")
-        return
-    runs = result.runs
-    passed = sum(1 for r in runs if r.passed)
-    summary = f"run finished: {passed}/{len(runs)} block(s) passed"
-    if result.stopped:
-        summary += f"; stopped: {result.stopped}"
-    await incident.close(summary)
 
 
 # -- inputs ----------------------------------------------------------------------------------
@@ -377,10 +290,12 @@ def _select_steps(runbook: Runbook, refs: tuple[str, ...]) -> list[Step] | None:
     return sorted(chosen, key=lambda s: s.number)
 
 
-def _plan_or_exit(session: RunbookSession, blocks: list[Block]) -> list[BlockPlan]:
+def _plan_or_exit(
+    loop: asyncio.Runner, session: RunbookSession, blocks: list[Block]
+) -> list[BlockPlan]:
     problems: list[Problem] = []
     try:
-        asyncio.run(session.ask_vars(blocks))
+        loop.run(session.ask_vars(blocks))
     except VarError as exc:
         problems.append(exc.problem)
     except SourceError as exc:

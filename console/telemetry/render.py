@@ -1,8 +1,8 @@
 """The plain-text and JSON views of a ``TelemetryState`` (``incident-console status``).
 
-Written for a terminal, a script or a chat bot: no colour, no cursor movement. A stale panel
-says so in capitals with its age and keeps its last value marked ``last:``, so a frozen
-number is never mistaken for a live one. Every field that comes from a source (alert labels
+Written for a terminal, a script or a chat bot: no colour, no cursor movement. What each
+panel shows (stale or not, its detail and trend) is decided by ``present_panel``, shared with
+the TUI; this module only lays it out. Every field that comes from a source (alert labels
 and annotations, panel titles and details, errors) is shown on one line with its control
 characters as pictures, so an alert cannot move the cursor or forge a line of the view.
 """
@@ -13,26 +13,12 @@ from datetime import UTC
 from typing import Any
 
 from console.journal.events import PanelValue
-from console.sanitize import visible
-from console.sparkline import sparkline
 from console.telemetry import format as fmt
 from console.telemetry.alerts import Alert
+from console.telemetry.present import field, present_panel
 from console.telemetry.state import SourceHealth, TelemetryState
 
-SPARK_WIDTH = 20
 TITLE_WIDTH = 28
-
-
-def panel_sparkline(panel: PanelValue) -> str:
-    """The trend line a panel shows (last ``SPARK_WIDTH`` points), for the kinds that have one."""
-    if panel.kind not in ("backlog", "lag", "stat"):
-        return ""
-    return sparkline(panel.history, SPARK_WIDTH)
-
-
-def field(text: str | None) -> str:
-    """One field from a source, safe on one line of a terminal."""
-    return visible(text or "", one_line=True)
 
 
 def labels_line(alert: Alert) -> str:
@@ -55,21 +41,14 @@ def _source_line(source: SourceHealth, now: float) -> str:
 
 
 def _panel_lines(panel: PanelValue, width: int) -> list[str]:
-    title = field(panel.title)
-    title = title if len(title) <= width else title[: width - 1] + "…"
-    if panel.stale:
-        state = f"STALE {fmt.eta(panel.age_s)}"
-        detail = f"last: {field(panel.detail)}" if panel.detail else "no value"
-    else:
-        state = panel.state
-        detail = field(panel.detail)
-    line = f"{title:<{width}}  {state:<10}  {detail}"
-    spark = panel_sparkline(panel)
-    if spark:
-        line += f"  {spark}"
+    view = present_panel(panel)
+    title = view.title if len(view.title) <= width else view.title[: width - 1] + "…"
+    line = f"{title:<{width}}  {view.label:<10}  {view.detail}"
+    if view.trend:
+        line += f"  {view.trend}"
     lines = [line.rstrip()]
-    if panel.error:
-        lines.append(f"{'':<{width}}  ! {field(panel.error)}")
+    if view.error:
+        lines.append(f"{'':<{width}}  ! {view.error}")
     return lines
 
 

@@ -15,8 +15,8 @@ from console.journal.fold import BlockRun, IncidentState
 from console.journal.redact import Redactor
 from console.runbook.model import Block, Step
 from console.sanitize import visible
-from console.telemetry import format as fmt
-from console.telemetry.render import labels_line, panel_sparkline
+from console.telemetry.present import present_panel
+from console.telemetry.render import labels_line
 from console.telemetry.state import TelemetryState
 
 STATE_STYLE = {
@@ -37,19 +37,16 @@ def shown(redactor: Redactor, text: str | None, *, one_line: bool = False) -> st
 
 
 def panel_text(panel: PanelValue, redactor: Redactor) -> Text:
-    """One panel as two or three coloured lines."""
+    """One panel as two or three coloured lines, laid out from ``present_panel``."""
+    view = present_panel(panel, lambda text: shown(redactor, text, one_line=True))
     text = Text()
-    state = "stale" if panel.stale else panel.state
-    text.append(f"{shown(redactor, panel.title, one_line=True)}\n", style="bold")
-    label = f"STALE {fmt.eta(panel.age_s)}" if panel.stale else state
-    text.append(f" {label:<10}", style=STATE_STYLE.get(state, ""))
-    detail = shown(redactor, panel.detail, one_line=True)
-    text.append(f" last: {detail}" if panel.stale and detail else f" {detail}")
-    spark = panel_sparkline(panel)
-    if spark:
-        text.append(f"\n {spark}", style="cyan")
-    if panel.error:
-        text.append(f"\n ! {shown(redactor, panel.error, one_line=True)}", style="red")
+    text.append(f"{view.title}\n", style="bold")
+    text.append(f" {view.label:<10}", style=STATE_STYLE.get(view.tone, ""))
+    text.append(f" {view.detail}")
+    if view.trend:
+        text.append(f"\n {view.trend}", style="cyan")
+    if view.error:
+        text.append(f"\n ! {view.error}", style="red")
     return text
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from console.cli import cli
 from console.journal.events import MetricSnapshot, PanelValue
 from console.sparkline import sparkline
-from console.telemetry.render import panel_sparkline
+from console.telemetry.present import panel_sparkline
 from tests.journal.conftest import new_log, run, write_events
 
 NAN, INF = math.nan, math.inf
