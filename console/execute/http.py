@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from console.config import display_url, url_problem
+from console.execute.languages import OutputSink, Produced, RunContext
 from console.execute.target import ConnectionLost, TargetError
-
-CHECK_METHODS = ("GET", "HEAD")
-ACTION_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+from console.runbook.blocklangs.http import ACTION_METHODS, CHECK_METHODS
+from console.runbook.expect import Observation
+from console.runbook.model import Block
 
 
 class RequestTimedOut(Exception):
@@ -100,3 +101,44 @@ async def send(
         raise RequestTimedOut(f"{request.node} did not answer within {timeout:g}s") from None
     except httpx.TransportError as exc:
         raise ConnectionLost(f"the connection to {request.node} broke: {exc}") from None
+
+
+class HttpRun:
+    """The execute half of ``http``: send the request; the response is judged as one node."""
+
+    name = "http"
+
+    def timeout(self, block: Block, context: RunContext) -> float:
+        """The block's timeout, else the execution default."""
+        return block.options.timeout or context.config.execution.timeout
+
+    def problem(self, block: Block, rendered: str) -> str | None:
+        """Why the rendered request cannot be sent (a bad method, URL or header)."""
+        try:
+            parse_request(rendered, action=block.is_action)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def node(self, block: Block, rendered: str) -> str:
+        """The URL's host and port."""
+        return parse_request(rendered, action=block.is_action).node
+
+    async def run(
+        self, block: Block, rendered: str, timeout: float, context: RunContext, output: OutputSink
+    ) -> list[Produced]:
+        """Send it, streaming the response body as stdout."""
+        request = parse_request(rendered, action=block.is_action)
+
+        async def take(data: bytes) -> None:
+            await output("stdout", data)
+
+        try:
+            code, phrase = await send(request, timeout, take)
+        except RequestTimedOut as exc:
+            return [Produced(request.node, "timeout", str(exc))]
+        observation = Observation(request.node, "http", status=code)
+        return [Produced(request.node, observation=observation, note=f"HTTP {code} {phrase}")]
+
+
+HTTP_RUN = HttpRun()

@@ -10,11 +10,16 @@ poller uses. Each series of the result is judged as its own "node", named by its
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from console.config import display_url
-from console.source_errors import SourceUnavailable
+from console.errors import Problem, SourceError
+from console.execute.languages import OutputSink, Produced, RunContext
+from console.runbook.expect import Observation
+from console.runbook.model import Block
+from console.source_errors import SourceTimedOut, SourceUnavailable
 
 PROMETHEUS_NODE = "prometheus"
 
@@ -58,3 +63,59 @@ def series_name(labels: Mapping[str, str]) -> str:
     name = labels.get("__name__", "")
     rest = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
     return f"{name}{{{rest}}}" if rest else name
+
+
+class PromQLRun:
+    """The execute half of ``promql``: one instant query; each series becomes a node."""
+
+    name = "promql"
+
+    def timeout(self, block: Block, context: RunContext) -> float:
+        """The block's timeout, else the Prometheus one; a config without Prometheus is refused."""
+        prometheus = context.config.prometheus
+        if context.promql is None and prometheus is None:
+            raise SourceError(
+                [
+                    Problem(
+                        block.file,
+                        block.line,
+                        f"block {block.id} is a promql block, but the config has no "
+                        "prometheus: url",
+                        code="config",
+                    )
+                ]
+            )
+        default = prometheus.timeout if prometheus else context.config.execution.timeout
+        return block.options.timeout or default
+
+    def problem(self, block: Block, rendered: str) -> str | None:
+        """Prometheus checks the query itself."""
+        return None
+
+    def node(self, block: Block, rendered: str) -> str:
+        """Results are reported as ``prometheus`` until the series are known."""
+        return PROMETHEUS_NODE
+
+    async def run(
+        self, block: Block, rendered: str, timeout: float, context: RunContext, output: OutputSink
+    ) -> list[Produced]:
+        """Ask the session's source (an unbuilt stand-in when it could not be set up)."""
+        source = context.promql
+        if source is None:
+            assert context.config.prometheus is not None
+            source = UnbuiltSource(context.config.prometheus.url)
+        limit = timeout * 2 + 1
+        try:
+            async with asyncio.timeout(limit):
+                samples = await source.query(rendered)
+        except (SourceTimedOut, TimeoutError) as exc:
+            why = str(exc) or f"no answer within {limit:g}s"
+            return [Produced(PROMETHEUS_NODE, "timeout", why)]
+        found = [(series_name(s.labels), float(s.value)) for s in samples]
+        return [
+            Produced(name, observation=Observation(name, "promql", value=value))
+            for name, value in found
+        ] or [Produced(PROMETHEUS_NODE, observation=Observation(PROMETHEUS_NODE, "promql"))]
+
+
+PROMQL_RUN = PromQLRun()

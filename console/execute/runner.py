@@ -8,7 +8,8 @@
   ``block.cancelled`` with the nodes that never started.
 - Output streams as ``block.output`` events, capped per node with an exact
   ``output.truncated`` report (see ``output.NodeOutput``).
-- ``promql`` and ``http`` blocks run once, from the console.
+- Blocks of a language that runs from the console (``promql``, ``http`` or any registered
+  ``languages.BlockExecution``) run once, on the same started -> judged -> finished path.
 
 Events: ``block.started``, then per node ``block.output``... ``output.truncated``
 ``node.result``, then ``block.finished`` (or ``block.cancelled``). Confirmation events for
@@ -21,12 +22,11 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from console.execute import http as http_block
+from console.execute.languages import BlockExecution, Produced, RunContext
 from console.execute.output import Decoded, NodeOutput, Truncation
-from console.execute.promql import PROMETHEUS_NODE, PromQLSource, series_name
 from console.execute.target import (
     ConnectionLost,
     KillReport,
@@ -195,25 +195,11 @@ class BlockRunner:
         await self._flush_same(state)
         nodes = [state.results[j.node] for j in jobs if j.node in state.results]
         not_run = [j.node for j in jobs if j.node not in state.results]
-        worst = block_verdict(n.verdict for n in nodes) or "error"
-        verdict: RunVerdict = "declined" if declined and worst == "pass" else worst
         if not jobs:
             note = "no node matched the selector"
         if not_run and note:
             note += f" ({len(not_run)} not run: {', '.join(not_run)})"
-        run = BlockRun(
-            block,
-            spec.run,
-            spec.attempt,
-            verdict,
-            note or _summary(nodes),
-            nodes,
-            not_run,
-            spec.command,
-            time.monotonic() - started,
-        )
-        await self._finished(run, worst)
-        return run
+        return await self._done(state, nodes, not_run, note, declined, started)
 
     async def _run_stage(self, state: _BlockState, jobs: list[NodeJob]) -> str:
         """Run one stage, batch by batch; return why it stopped early ("" if it did not)."""
@@ -433,102 +419,82 @@ class BlockRunner:
             )
         )
 
-    # -- promql and http -----------------------------------------------------------------
+    # -- blocks run from the console (promql, http, any registered language) ---------------
 
-    async def run_promql(self, spec: RunSpec, query: str, source: PromQLSource) -> BlockRun:
-        """Run a PromQL instant query; each returned series is judged as a node."""
+    async def run_console(
+        self, spec: RunSpec, execution: BlockExecution, rendered: str, context: RunContext
+    ) -> BlockRun:
+        """Run a console language's block once; each node it produced is judged."""
         started = time.monotonic()
-        await self._started(spec, [PROMETHEUS_NODE])
-        state = _BlockState(spec, deferred=True)
-        try:
-            try:
-                async with asyncio.timeout(spec.timeout * 2 + 1):
-                    samples = await source.query(query)
-            except TargetError as exc:
-                await self._result(state, NodeRun(PROMETHEUS_NODE, "error", f"{exc.kind}: {exc}"))
-            except (SourceTimedOut, TimeoutError) as exc:
-                why = str(exc) or f"no answer within {spec.timeout * 2 + 1:g}s"
-                await self._result(state, NodeRun(PROMETHEUS_NODE, "indeterminate", why))
-            except Exception as exc:  # the source's own errors: down, query rejected
-                await self._result(state, NodeRun(PROMETHEUS_NODE, "error", str(exc)))
-            else:
-                elapsed = time.monotonic() - started
-                observations = [
-                    Observation(series_name(s.labels), "promql", value=float(s.value))
-                    for s in samples
-                ] or [Observation(PROMETHEUS_NODE, "promql")]
-                for obs in observations:
-                    run = NodeRun(obs.node, "pass", duration_s=elapsed, value=obs.value)
-                    _apply(run, judge(spec.block.options.expect, obs), obs)
-                    await self._result(state, run)
-        except asyncio.CancelledError:
-            await self._cancelled(state, [PROMETHEUS_NODE])
-            raise
-        return await self._console_done(state, started)
-
-    async def run_http(self, spec: RunSpec, request: http_block.HttpRequest) -> BlockRun:
-        """Send the block's HTTP request; the response is judged as one node."""
-        started = time.monotonic()
-        node = request.node
+        block = spec.block
+        node = execution.node(block, rendered)
         await self._started(spec, [node])
         state = _BlockState(spec, deferred=True)
         output = NodeOutput(self.output_cap)
 
-        async def take(data: bytes) -> None:
-            await self._output(state, node, output, "stdout", data)
+        async def take(stream: Stream, data: bytes) -> None:
+            await self._output(state, node, output, stream, data)
 
         try:
-            outcome: Outcome = "completed"
-            reason = ""
-            status: tuple[int, str] | None = None
             try:
-                status = await http_block.send(request, spec.timeout, take)
+                produced = await execution.run(block, rendered, spec.timeout, context, take)
             except TargetError as exc:
-                outcome, reason = "error", f"{exc.kind}: {exc}"
-            except http_block.RequestTimedOut as exc:
-                outcome, reason = "timeout", str(exc)
+                produced = [Produced(node, "error", f"{exc.kind}: {exc}")]
             except ConnectionLost as exc:
-                outcome, reason = "lost", str(exc)
+                produced = [Produced(node, "lost", str(exc))]
+            except SourceTimedOut as exc:
+                produced = [Produced(node, "timeout", str(exc))]
+            except Exception as exc:  # the source's own errors: down, query rejected
+                produced = [Produced(node, "error", str(exc) or type(exc).__name__)]
             await self._tail(state, node, output)
-            run = self._finish_run(node, output, started, outcome, reason)
-            if status is not None:
-                run.status = status[0]
-                obs = Observation(
-                    node,
-                    "http",
-                    status=status[0],
-                    stdout=run.stdout,
-                    truncated=bool(run.truncations),
-                )
-                _apply(run, judge(spec.block.options.expect, obs), obs)
-                run.reason = "; ".join(
-                    r for r in (f"HTTP {status[0]} {status[1]}", run.reason) if r
-                )
-            await self._result(state, run)
+            for item in produced:
+                run = self._finish_run(item.node, output, started, item.outcome, item.reason)
+                if item.outcome == "completed" and item.observation is not None:
+                    obs = replace(
+                        item.observation,
+                        stdout=run.stdout,
+                        stderr=run.stderr,
+                        truncated=bool(run.truncations),
+                    )
+                    run.status = obs.status
+                    _apply(run, judge(block.options.expect, obs), obs)
+                run.reason = "; ".join(r for r in (item.note, run.reason) if r)
+                await self._result(state, run)
         except asyncio.CancelledError:
             await self._cancelled(state, [node])
             raise
-        return await self._console_done(state, started)
-
-    async def _console_done(self, state: _BlockState, started: float) -> BlockRun:
         await self._flush_same(state)
         nodes = list(state.results.values())
+        return await self._done(state, nodes, [], "", False, started)
+
+    # -- shared --------------------------------------------------------------------------
+
+    async def _done(
+        self,
+        state: _BlockState,
+        nodes: list[NodeRun],
+        not_run: list[str],
+        note: str,
+        declined: bool,
+        started: float,
+    ) -> BlockRun:
+        """Take the worst node verdict, record ``block.finished`` and return the run."""
+        spec = state.spec
         worst = block_verdict(n.verdict for n in nodes) or "error"
+        verdict: RunVerdict = "declined" if declined and worst == "pass" else worst
         run = BlockRun(
-            state.spec.block,
-            state.spec.run,
-            state.spec.attempt,
-            worst,
-            _summary(nodes),
+            spec.block,
+            spec.run,
+            spec.attempt,
+            verdict,
+            note or _summary(nodes),
             nodes,
-            [],
-            state.spec.command,
+            not_run,
+            spec.command,
             time.monotonic() - started,
         )
         await self._finished(run, worst)
         return run
-
-    # -- shared --------------------------------------------------------------------------
 
     async def _started(self, spec: RunSpec, nodes: list[str]) -> None:
         block = spec.block

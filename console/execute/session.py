@@ -22,8 +22,8 @@ from typing import Literal
 
 from console.config import Config, Node
 from console.errors import Problem, SourceError
-from console.execute.http import parse_request
-from console.execute.promql import PromQLSource, UnbuiltSource
+from console.execute.languages import RunContext, block_execution
+from console.execute.promql import PromQLSource
 from console.execute.runner import BlockRun, BlockRunner, NodeJob, RunSpec
 from console.execute.targets import LOCAL, LiveTargets, TargetProvider
 from console.journal.events import ActionConfirmed, ActionDeclined, StepEntered, StepSkipped
@@ -250,33 +250,13 @@ class RunbookSession:
             }
             command = _display(block, values)
             return BlockPlan(block, nodes, commands, command, confirm, timeout, selector)
-        if block.lang == "promql":
-            if self.promql is None and self.config.prometheus is None:
-                raise SourceError(
-                    [
-                        Problem(
-                            block.file,
-                            block.line,
-                            f"block {block.id} is a promql block, but the config has no "
-                            "prometheus: url",
-                            code="config",
-                        )
-                    ]
-                )
-            prometheus = self.config.prometheus
-            timeout = options.timeout or (
-                prometheus.timeout if prometheus else self.config.execution.timeout
-            )
-        else:
-            timeout = options.timeout or self.config.execution.timeout
+        execution = block_execution(block.lang)
+        timeout = execution.timeout(block, self._run_context)
         rendered = render_body(block, values)
-        if block.lang == "http":
-            try:
-                parse_request(rendered, action=block.is_action)
-            except ValueError as exc:
-                raise SourceError(
-                    [Problem(block.file, block.body_line, f"block {block.id}: {exc}", code="http")]
-                ) from None
+        problem = execution.problem(block, rendered)
+        if problem is not None:
+            message = f"block {block.id}: {problem}"
+            raise SourceError([Problem(block.file, block.body_line, message, code=block.lang)])
         return BlockPlan(block, [], {"": rendered}, rendered, confirm, timeout, None)
 
     def _select(self, block: Block, values: dict[str, str]) -> tuple[str, list[Node]]:
@@ -484,14 +464,13 @@ class RunbookSession:
                 NodeJob(n.name, self.targets.target(n), plan.commands[n.name]) for n in plan.nodes
             ]
             return await self.runner.run_shell(spec, jobs, confirm_rest=confirm_rest)
-        if block.lang == "promql":
-            source = self.promql
-            if source is None:
-                assert self.config.prometheus is not None
-                source = UnbuiltSource(self.config.prometheus.url)
-            return await self.runner.run_promql(spec, plan.commands[""], source)
-        request = parse_request(plan.commands[""], action=block.is_action)
-        return await self.runner.run_http(spec, request)
+        rendered = plan.commands[""]
+        execution = block_execution(block.lang)
+        return await self.runner.run_console(spec, execution, rendered, self._run_context)
+
+    @property
+    def _run_context(self) -> RunContext:
+        return RunContext(self.config, self.promql)
 
     async def close(self) -> None:
         """Close connections (the pooled SSH connections live until then)."""
@@ -503,9 +482,8 @@ def _run_id() -> str:
 
 
 def _console_node(plan: BlockPlan) -> str:
-    if plan.block.lang == "http":
-        return parse_request(plan.commands[""], action=plan.block.is_action).node
-    return "prometheus"
+    execution = block_execution(plan.block.lang)
+    return execution.node(plan.block, plan.commands[""])
 
 
 def _display(block: Block, values: dict[str, str]) -> str:

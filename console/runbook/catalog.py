@@ -27,7 +27,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from console.errors import ProblemList, SourceError
-from console.runbook.model import LANGS, Block, BlockOptions, Lang
+from console.runbook.languages import format_names
+from console.runbook.model import Block, BlockOptions
 from console.yamlsrc import YamlFileKind, read_source, read_yaml_file, validation_problems
 
 CATALOG_FILE = YamlFileKind(
@@ -43,7 +44,7 @@ class CatalogCheck(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    lang: Lang
+    lang: str
     body: str
     description: str = ""
     options: BlockOptions = Field(default_factory=BlockOptions)
@@ -171,11 +172,11 @@ def read_catalog_file(file: Path, problems: ProblemList) -> list[CatalogCheck]:
         if unknown:
             continue
         lang = spec.get("lang")
-        if lang not in LANGS:
+        if lang not in format_names():
             problems.add(
                 file,
                 doc.lines.line_for(("checks", name, "lang")),
-                f"check {name!r}: lang must be one of {', '.join(LANGS)}, got {lang!r}",
+                f"check {name!r}: lang must be one of {', '.join(format_names())}, got {lang!r}",
                 key=f"checks.{name}.lang",
                 code="unknown-kind",
             )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from console.runbook.jsonpath import MISSING, Missing, get_path, parse_path
+from console.runbook.languages import block_format
 from console.runbook.model import Expect, JsonExpect, SameExpect, TextMatch
 
 Verdict = Literal["pass", "fail", "error", "indeterminate"]
@@ -81,32 +82,17 @@ def judge(expect: Expect | None, obs: Observation) -> Judgement:
     expect = expect or Expect()
     reasons: list[str] = []
     value: float | None = obs.value
-    if obs.lang in ("sh", "bash"):
-        reasons += _exit(expect.exit, obs)
-        reasons += _texts("stdout", expect.stdout, obs.stdout, obs.truncated)
-        reasons += _texts("stderr", expect.stderr, obs.stderr, obs.truncated)
-        if expect.value is not None:
-            value, why = _number(obs.stdout)
-            if why is None and value is not None and not expect.value.holds(value):
-                why = f"value {_fmt(value)} does not hold {expect.value.text!r}"
-            if why is not None:
-                reasons.append(why)
-        reasons += _json_tests(expect.json_, obs.stdout, "stdout", obs.truncated)
-    elif obs.lang == "http":
-        reasons += _status(expect.status, obs.status)
-        reasons += _texts("body", expect.body, obs.stdout, obs.truncated)
-        reasons += _json_tests(expect.json_, obs.stdout, "body", obs.truncated)
-    elif obs.lang == "promql":
-        if obs.value is None:
-            reasons.append("the query returned no samples")
-        elif expect.value is not None and not expect.value.holds(obs.value):
-            reasons.append(f"value {_fmt(obs.value)} does not hold {expect.value.text!r}")
-    else:
+    try:
+        language = block_format(obs.lang)
+    except KeyError:
         reasons.append(f"unknown block language {obs.lang!r}")
+    else:
+        reasons, value = language.judge(expect, obs)
     return Judgement("fail" if reasons else "pass", tuple(reasons), value)
 
 
-def _exit(allowed: list[int] | None, obs: Observation) -> list[str]:
+def exit_problems(allowed: list[int] | None, obs: Observation) -> list[str]:
+    """Why the exit status is not one of ``allowed`` (default 0)."""
     wanted = allowed if allowed is not None else [0]
     if obs.exit is None:
         how = f"killed by signal {obs.signal}" if obs.signal else "ended without an exit status"
@@ -116,7 +102,8 @@ def _exit(allowed: list[int] | None, obs: Observation) -> list[str]:
     return []
 
 
-def _status(allowed: list[int] | None, status: int | None) -> list[str]:
+def status_problems(allowed: list[int] | None, status: int | None) -> list[str]:
+    """Why the HTTP status is not one of ``allowed`` (default: below 400)."""
     if status is None:
         return ["no HTTP status"]
     if allowed is None:
@@ -130,7 +117,10 @@ def _alternatives(values: Sequence[int]) -> str:
     return " or ".join(str(v) for v in values)
 
 
-def _texts(name: str, tests: list[TextMatch] | None, text: str, truncated: bool) -> list[str]:
+def text_problems(
+    name: str, tests: list[TextMatch] | None, text: str, truncated: bool
+) -> list[str]:
+    """Why ``text`` (named ``name``) misses any of the substring or regex ``tests``."""
     out: list[str] = []
     for test in tests or []:
         if not test.found_in(text):
@@ -145,7 +135,8 @@ def _truncated_note(truncated: bool) -> str:
     return " (the output was truncated; only the kept part was searched)" if truncated else ""
 
 
-def _number(text: str) -> tuple[float | None, str | None]:
+def number_in(text: str) -> tuple[float | None, str | None]:
+    """The number ``text`` holds, or why it holds none."""
     stripped = text.strip()
     try:
         return float(stripped), None
@@ -154,7 +145,8 @@ def _number(text: str) -> tuple[float | None, str | None]:
         return None, f"stdout is not a number: {shown!r}"
 
 
-def _fmt(value: float) -> str:
+def show_number(value: float) -> str:
+    """A number as messages show it: ``3`` rather than ``3.0``."""
     if math.isfinite(value) and value == int(value):
         return str(int(value))
     return repr(value)
@@ -167,9 +159,10 @@ def _load_json(text: str, where: str, truncated: bool) -> tuple[Any, str | None]
         return None, f"{where} is not JSON: {exc}{_truncated_note(truncated)}"
 
 
-def _json_tests(
+def json_problems(
     tests: list[JsonExpect] | None, text: str, where: str, truncated: bool
 ) -> list[str]:
+    """Why ``text`` (named ``where``) is not JSON or fails any of the JSON ``tests``."""
     if not tests:
         return []
     data, why = _load_json(text, where, truncated)
@@ -189,11 +182,11 @@ def json_problem(test: JsonExpect, data: Any) -> str | None:
         if not json_equal(found, test.equals):
             return f"{test.path} is {_show(found)}, expected {_show(test.equals)}"
     elif test.value is not None:
-        number = _as_number(found)
+        number = _asnumber_in(found)
         if number is None:
             return f"{test.path} is {_show(found)}, not a number"
         if not test.value.holds(number):
-            return f"{test.path} is {_fmt(number)}, which does not hold {test.value.text!r}"
+            return f"{test.path} is {show_number(number)}, which does not hold {test.value.text!r}"
     elif test.matches is not None:
         text = found if isinstance(found, str) else _canonical(found)
         if not test.matches.found_in(text):
@@ -216,7 +209,7 @@ def json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _as_number(value: Any) -> float | None:
+def _asnumber_in(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -260,7 +253,7 @@ class Agreement:
 
 def same_value(same: SameExpect, obs: Observation) -> str | Missing:
     """The part of a node's output that must agree: whole output, a JSON path or a capture."""
-    text = _format_value(obs.value) if obs.lang == "promql" else obs.stdout
+    text = block_format(obs.lang).same_text(obs)
     if same.json_path is not None:
         try:
             data = json.loads(text)
@@ -273,10 +266,6 @@ def same_value(same: SameExpect, obs: Observation) -> str | Missing:
         match = re.search(pattern, text, re.MULTILINE)
         return MISSING if match is None or match.group(1) is None else match.group(1)
     return text.rstrip()
-
-
-def _format_value(value: float | None) -> str:
-    return "" if value is None else _fmt(value)
 
 
 def judge_same(same: SameExpect, observations: Sequence[Observation]) -> Agreement:

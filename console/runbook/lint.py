@@ -20,6 +20,7 @@ from console.runbook.catalog import (
     load_catalog,
     runbook_catalog,
 )
+from console.runbook.languages import block_format
 from console.runbook.library import Library, load_library, runbook_files
 from console.runbook.model import BUILTIN_VARS, Block, Runbook
 from console.runbook.template import shell_sites, variables_in
@@ -215,7 +216,7 @@ def _shell_variables(block: Block, resolved: Block, problems: ProblemList) -> No
     The runbook's own body is refused at parse time already, so only ``use:`` bodies are
     checked for that here.
     """
-    if resolved.lang not in ("sh", "bash"):
+    if not block_format(resolved.lang).shell_quoted:
         return
     from_catalog = resolved is not block
     for site in shell_sites(resolved.body):

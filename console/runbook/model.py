@@ -14,14 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from console.durations import Duration
 from console.patterns import Regex, check_regex
 from console.runbook.jsonpath import JsonPathError, parse_path
+from console.runbook.languages import block_format, known_expect_keys
 from console.selector import SelectorText
 
-LANGS = ("sh", "bash", "promql", "http")
 KINDS = ("check", "action")
 BUILTIN_VARS = ("node", "host", "incident")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
-Lang = Literal["sh", "bash", "promql", "http"]
 Kind = Literal["check", "action"]
 
 
@@ -189,7 +188,11 @@ def _slashed(text: str) -> bool:
 
 
 class Expect(Strict):
-    """What a block's result must satisfy, judged per node (``same`` across nodes)."""
+    """What a block's result must satisfy, judged per node (``same`` across nodes).
+
+    Keys beyond the fields below belong to a registered language (``languages.BlockFormat``)
+    and are kept as written, for that language's ``judge`` to read with ``extra``.
+    """
 
     exit: list[int] | None = None
     stdout: list[TextMatch] | None = None
@@ -200,7 +203,19 @@ class Expect(Strict):
     json_: list[JsonExpect] | None = Field(default=None, alias="json")
     same: SameExpect | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> Expect:
+        unknown = sorted(set(self.model_extra or {}) - known_expect_keys())
+        if unknown:
+            known = ", ".join(sorted(known_expect_keys()))
+            raise ValueError(f"unknown expect key {unknown[0]!r} (known: {known})")
+        return self
+
+    def extra(self, key: str) -> Any:
+        """The value of a language's own expect ``key`` as written (``None`` if absent)."""
+        return (self.model_extra or {}).get(key)
 
     @field_validator("exit", "status", mode="before")
     @classmethod
@@ -245,7 +260,8 @@ class Expect(Strict):
 
     def keys_set(self) -> list[str]:
         """The expectation keys the author wrote, as spelled in the runbook."""
-        return [("json" if k == "json_" else k) for k in self.model_fields_set]
+        written = [("json" if k == "json_" else k) for k in self.model_fields_set]
+        return written + [k for k in self.model_extra or {} if k not in written]
 
 
 # -- options and blocks ----------------------------------------------------------------------
@@ -303,7 +319,7 @@ class Block(Strict):
 
     id: str
     kind: Kind
-    lang: Lang
+    lang: str  # a registered language (``languages.format_names``)
     body: str
     options: BlockOptions
     file: str
@@ -324,8 +340,8 @@ class Block(Strict):
 
     @property
     def runs_on_nodes(self) -> bool:
-        """Shell blocks run on nodes; promql and http run from the console."""
-        return self.lang in ("sh", "bash")
+        """Whether the block runs on nodes (shell) or once from the console (promql, http)."""
+        return block_format(self.lang).runs_on_nodes
 
 
 class Step(Strict):

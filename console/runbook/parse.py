@@ -18,12 +18,11 @@ from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 from pydantic import ValidationError
 
-from console.config import url_problem
 from console.errors import ProblemList, Severity, SourceError
+from console.runbook.languages import allowed_expect_keys, block_format, format_names
 from console.runbook.model import (
     BUILTIN_VARS,
     KINDS,
-    LANGS,
     OPTION_KEYS,
     Block,
     BlockOptions,
@@ -214,7 +213,7 @@ def _block(
     kind = words[1].lower() if len(words) > 1 else ""
     option_lines, body_lines = _split_options(fence.content)
     if kind not in KINDS:
-        if lang in LANGS and kind and len(words) == 2:
+        if lang in format_names() and kind and len(words) == 2:
             close = difflib.get_close_matches(kind, KINDS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.add(
@@ -233,11 +232,11 @@ def _block(
                 code="unknown-kind",
             )
         return None
-    if lang not in LANGS:
+    if lang not in format_names():
         problems.add(
             file,
             fence_line,
-            f"unknown block language {lang!r}: use one of {', '.join(LANGS)}",
+            f"unknown block language {lang!r}: use one of {', '.join(format_names())}",
             code="unknown-kind",
         )
         return None
@@ -334,14 +333,6 @@ def _options(
         return None
 
 
-_EXPECT_FOR = {
-    "sh": {"exit", "stdout", "stderr", "value", "json", "same"},
-    "bash": {"exit", "stdout", "stderr", "value", "json", "same"},
-    "promql": {"value", "same"},
-    "http": {"status", "body", "json", "same"},
-}
-
-
 def _check_kind_options(
     lang: str,
     kind: str,
@@ -355,11 +346,12 @@ def _check_kind_options(
     def at(key: str) -> int:
         return fence_line + _option_line(option_lines, key)
 
-    if kind == "action" and lang == "promql":
+    language = block_format(lang)
+    if kind == "action" and language.action_refusal is not None:
         problems.add(
             file,
             fence_line,
-            "a promql block cannot be an action: PromQL only reads",
+            f"a {lang} block cannot be an action: {language.action_refusal}",
             code="unknown-kind",
         )
     if kind == "check" and options.confirm is not None:
@@ -397,7 +389,7 @@ def _check_kind_options(
             key=key,
             code="invalid",
         )
-    if lang in ("promql", "http") and options.on:
+    if not language.runs_on_nodes and options.on:
         problems.add(
             file,
             at("on"),
@@ -407,13 +399,12 @@ def _check_kind_options(
             severity=Severity.WARNING,
         )
     if options.expect is not None:
-        wrong = sorted(set(options.expect.keys_set()) - _EXPECT_FOR[lang])
-        for key in wrong:
+        allowed = allowed_expect_keys(lang)
+        for key in sorted(set(options.expect.keys_set()) - allowed):
             problems.add(
                 file,
                 at("expect"),
-                f"expect.{key} does not apply to {lang} blocks "
-                f"(use {', '.join(sorted(_EXPECT_FOR[lang]))})",
+                f"expect.{key} does not apply to {lang} blocks (use {', '.join(sorted(allowed))})",
                 key=f"expect.{key}",
                 code="expect",
             )
@@ -424,26 +415,10 @@ def _check_kind_options(
             "empty block: write the command (or use: a catalog check)",
             code="empty-block",
         )
-    if lang == "http" and body.strip():
-        first = body.strip().split("\n", 1)[0].split()
-        methods = (
-            ("GET", "HEAD")
-            if kind == "check"
-            else ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-        )
-        if (
-            len(first) != 2
-            or first[0].upper() not in methods
-            or not re.match(r"^(https?://|\{\{)", first[1])
-        ):
-            problems.add(
-                file,
-                fence_line + 1 + len(option_lines),
-                f"an http {kind} starts with 'METHOD URL' ({', '.join(methods)})",
-                code="http",
-            )
-        elif "{{" not in first[1] and (problem := url_problem(first[1])):
-            problems.add(file, fence_line + 1 + len(option_lines), problem, code="http")
+    if body.strip():
+        for problem in language.body_problems(kind, body):
+            line = fence_line + 1 + len(option_lines) + problem.offset
+            problems.add(file, line, problem.message, code=problem.code)
 
 
 def _check_slugs(steps: list[Step], file: str, problems: ProblemList) -> None:
@@ -465,7 +440,7 @@ def _check_vars(meta: FrontMatter, steps: list[Step], file: str, problems: Probl
     declared = set(meta.vars) | set(BUILTIN_VARS)
     for step in steps:
         for block in step.blocks:
-            if block.lang in ("sh", "bash"):
+            if block_format(block.lang).shell_quoted:
                 for site in shell_sites(block.body):
                     if site.refused is not None:
                         problems.add(

@@ -16,15 +16,14 @@ Built-ins: ``{{node}}`` and ``{{host}}`` (the node a shell block runs on) and ``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from console.errors import Problem
+from console.runbook.languages import block_format
 from console.runbook.model import BUILTIN_VARS, Block, Runbook, VarSpec
 from console.runbook.template import (
     MissingVariable,
     UnsafeVariable,
     render,
-    render_promql,
     variables_in,
 )
 from console.selector import SelectorError, is_plain_value, parse_selector
@@ -110,13 +109,7 @@ def render_body(block: Block, values: dict[str, str]) -> str:
     Raises ``VarError`` naming the line of the first unresolved or unsafe variable.
     """
     try:
-        if block.lang in ("sh", "bash"):
-            return render(block.body, values, shell=True)
-        if block.lang == "http":
-            return _render_http(block, values)
-        if block.lang == "promql":
-            return render_promql(block.body, values)
-        return render(block.body, values, shell=False)
+        return block_format(block.lang).render(block, values)
     except MissingVariable as exc:
         raise VarError(_missing(block, str(exc.args[0]), body=True)) from None
     except UnsafeVariable as exc:
@@ -129,35 +122,6 @@ def render_body(block: Block, values: dict[str, str]) -> str:
                 code="unsafe-var",
             )
         ) from None
-
-
-def _render_http(block: Block, values: dict[str, str]) -> str:
-    lines = block.body.split("\n")
-    out: list[str] = []
-    in_headers = True
-    for index, line in enumerate(lines):
-        if index == 0:
-            # every reserved character encoded: a value cannot add a port, userinfo or path
-            encoded = {k: quote(v, safe="") for k, v in values.items()}
-            out.append(render(line, encoded, shell=False))
-            continue
-        if in_headers and not line.strip():
-            in_headers = False
-        if in_headers:
-            for use in variables_in(line):
-                value = values.get(use.name)
-                if value is not None and ("\n" in value or "\r" in value):
-                    raise VarError(
-                        Problem(
-                            block.file,
-                            block.body_line + index,
-                            f"block {block.id}: {{{{{use.name}}}}} holds a line break, which "
-                            "is not allowed in an HTTP header",
-                            code="var",
-                        )
-                    )
-        out.append(render(line, values, shell=False))
-    return "\n".join(out)
 
 
 def render_selector(block: Block, selector: str, values: dict[str, str]) -> str:

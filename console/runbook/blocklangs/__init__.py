@@ -1,0 +1,1 @@
+"""The built-in block languages, format half: one module per language."""

@@ -1,0 +1,125 @@
+"""The block-language registry, format half: what the runbook layer needs of a language.
+
+A block's language (``sh``, ``promql``, ``http``...) is looked up here by name instead of being
+branched on. Each language is one ``BlockFormat``: its syntax checks, the ``expect`` keys it
+allows, how ``{{name}}`` values are rendered into its text, and how what it produced is judged.
+How it *runs* is its execute half (``console.execute.languages``), registered under the same
+name. The built-in languages live in ``console.runbook.blocklangs`` and are loaded on first
+look-up, so this module can be imported from the models without a cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from console.runbook.expect import Observation
+    from console.runbook.model import Block, Expect
+
+COMMON_EXPECT_KEYS = frozenset({"same"})
+"""``same`` (the nodes agree) applies to every language."""
+
+
+@dataclass(frozen=True)
+class BodyProblem:
+    """A language's complaint about a block body: ``offset`` lines below the body's first line."""
+
+    offset: int
+    message: str
+    code: str
+
+
+class BlockFormat(Protocol):
+    """The format half of a block language."""
+
+    @property
+    def name(self) -> str:
+        """The word after the fence's backticks: ``sh`` in ``sh check``."""
+        ...
+
+    @property
+    def runs_on_nodes(self) -> bool:
+        """True: it runs on each node ``on:`` selects; False: once, from the console."""
+        ...
+
+    @property
+    def action_refusal(self) -> str | None:
+        """Why this language cannot be an action (``None`` when it can)."""
+        ...
+
+    @property
+    def shell_quoted(self) -> bool:
+        """True when values are shell-quoted (so unquotable sites are refused)."""
+        ...
+
+    @property
+    def expect_keys(self) -> frozenset[str]:
+        """The ``expect`` keys it judges (``same`` is added for every language)."""
+        ...
+
+    def body_problems(self, kind: str, body: str) -> list[BodyProblem]:
+        """Syntax problems of a non-empty body written by the author."""
+        ...
+
+    def render(self, block: Block, values: dict[str, str]) -> str:
+        """The body with ``values`` substituted as the language needs (raise the template's
+        ``MissingVariable``/``UnsafeVariable`` or ``render.VarError``)."""
+        ...
+
+    def judge(self, expect: Expect, obs: Observation) -> tuple[list[str], float | None]:
+        """Why ``obs`` fails ``expect`` (empty when it passes), and the value it judged."""
+        ...
+
+    def same_text(self, obs: Observation) -> str:
+        """The text ``same`` compares across nodes."""
+        ...
+
+
+_FORMATS: dict[str, BlockFormat] = {}
+_builtins_loaded = False
+
+
+def register_format(language: BlockFormat) -> None:
+    """Make ``language`` usable in runbooks under its ``name`` (replacing one of that name)."""
+    _load_builtins()
+    _FORMATS[language.name] = language
+
+
+def unregister_format(name: str) -> None:
+    """Forget a registered language (for tests that register a throw-away one)."""
+    _FORMATS.pop(name, None)
+
+
+def block_format(name: str) -> BlockFormat:
+    """The language called ``name``; ``KeyError`` when there is none."""
+    _load_builtins()
+    return _FORMATS[name]
+
+
+def format_names() -> tuple[str, ...]:
+    """Every registered language name, in registration order."""
+    _load_builtins()
+    return tuple(_FORMATS)
+
+
+def allowed_expect_keys(name: str) -> frozenset[str]:
+    """The ``expect`` keys a block in language ``name`` may use."""
+    return block_format(name).expect_keys | COMMON_EXPECT_KEYS
+
+
+def known_expect_keys() -> frozenset[str]:
+    """The ``expect`` keys some registered language allows."""
+    _load_builtins()
+    return COMMON_EXPECT_KEYS.union(*(f.expect_keys for f in _FORMATS.values()))
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    from console.runbook.blocklangs import http, promql, shell
+
+    for language in (shell.SHELL, shell.BASH, promql.PROMQL, http.HTTP):
+        _FORMATS.setdefault(language.name, language)
