@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -37,11 +38,12 @@ from console.config import LoadedConfig
 from console.drill.run import DrillRun
 from console.durations import format_duration, parse_duration
 from console.errors import Problem, SourceError
-from console.execute.runner import BlockRun, NodeRun
-from console.execute.session import (
+from console.execute import (
     BlockPlan,
+    BlockRun,
     ConfirmAnswer,
     ConfirmRequest,
+    NodeRun,
     RunbookSession,
     SessionRun,
     StepRun,
@@ -290,25 +292,31 @@ def _select_steps(runbook: Runbook, refs: tuple[str, ...]) -> list[Step] | None:
     return sorted(chosen, key=lambda s: s.number)
 
 
+T = TypeVar("T")
+
+
 def _plan_or_exit(
     loop: asyncio.Runner, session: RunbookSession, blocks: list[Block]
 ) -> list[BlockPlan]:
     problems: list[Problem] = []
-    try:
-        loop.run(session.ask_vars(blocks))
-    except VarError as exc:
-        problems.append(exc.problem)
-    except SourceError as exc:
-        problems.extend(exc.problems)
+
+    def collect(step: Callable[[], T]) -> T | None:
+        """Run one planning step; keep its problems instead of stopping at the first."""
+        try:
+            return step()
+        except VarError as exc:
+            problems.append(exc.problem)
+        except SourceError as exc:
+            problems.extend(exc.problems)
+        return None
+
+    collect(lambda: loop.run(session.ask_vars(blocks)))
     plans: list[BlockPlan] = []
     if not problems:
         for block in blocks:
-            try:
-                plans.append(session.plan(block))
-            except VarError as exc:
-                problems.append(exc.problem)
-            except SourceError as exc:
-                problems.extend(exc.problems)
+            plan = collect(partial(session.plan, block))
+            if plan is not None:
+                plans.append(plan)
     if problems:
         print_problems(problems)
         die(f"{len(problems)} problem(s) before running; nothing was run")

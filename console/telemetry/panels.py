@@ -15,7 +15,15 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from console.config import AlertsPanel, BacklogPanel, LagPanel, Panel, QuorumPanel, StatPanel
+from console.config import (
+    AlertsPanel,
+    BacklogPanel,
+    LagPanel,
+    Panel,
+    QuorumPanel,
+    StatPanel,
+    ThresholdPanel,
+)
 from console.journal.events import PanelValue
 from console.telemetry import format as fmt
 from console.telemetry.alerts import Alert
@@ -278,14 +286,17 @@ class QuorumModel(QueryPanelModel):
 
 
 class _ThresholdModel(QueryPanelModel):
-    """A panel with ``warn``/``crit`` thresholds on its values."""
+    """A panel with ``warn``/``crit`` thresholds on the value of one query."""
 
-    def __init__(
-        self, title: str, refresh: float, unit: str, warn: float | None, crit: float | None
-    ) -> None:
-        super().__init__(title, refresh, unit)
-        self.warn = warn
-        self.crit = crit
+    spec: ThresholdPanel
+
+    def __init__(self, spec: ThresholdPanel, refresh: float) -> None:
+        super().__init__(spec.title or f"{self.kind}: {spec.query}", refresh, spec.unit)
+        self.warn = spec.warn
+        self.crit = spec.crit
+
+    def queries(self) -> dict[str, str]:
+        return {"value": self.spec.query}
 
     def _limits(self) -> str:
         parts = []
@@ -300,14 +311,11 @@ class LagModel(_ThresholdModel):
     """Per-label values (one per ``by`` label); the worst one sets the state."""
 
     kind = "lag"
+    spec: LagPanel
 
     def __init__(self, spec: LagPanel, refresh: float) -> None:
-        title = spec.title or f"lag: {spec.query}"
-        super().__init__(title, refresh, spec.unit, spec.warn, spec.crit)
         self.spec = spec
-
-    def queries(self) -> dict[str, str]:
-        return {"value": self.spec.query}
+        super().__init__(spec, refresh)
 
     def _observe(self, series: list[Series], results: Mapping[str, Outcome], at: float) -> str:
         self._record(series, at, by=self.spec.by)
@@ -333,17 +341,14 @@ class BacklogModel(_ThresholdModel):
     """A queue depth (summed over the series): rate, trend, and ETA to empty or to crit."""
 
     kind = "backlog"
+    spec: BacklogPanel
 
     def __init__(self, spec: BacklogPanel, refresh: float) -> None:
-        title = spec.title or f"backlog: {spec.query}"
-        super().__init__(title, refresh, spec.unit, spec.warn, spec.crit)
         self.spec = spec
+        super().__init__(spec, refresh)
         self.total: float | None = None
         self.rate: float | None = None
         self.trend = "unknown"
-
-    def queries(self) -> dict[str, str]:
-        return {"value": self.spec.query}
 
     def _observe(self, series: list[Series], results: Mapping[str, Outcome], at: float) -> str:
         self._record(series, at)
@@ -394,15 +399,12 @@ class StatModel(_ThresholdModel):
     """A single value."""
 
     kind = "stat"
+    spec: StatPanel
 
     def __init__(self, spec: StatPanel, refresh: float) -> None:
-        title = spec.title or f"stat: {spec.query}"
-        super().__init__(title, refresh, spec.unit, spec.warn, spec.crit)
         self.spec = spec
+        super().__init__(spec, refresh)
         self.stat: float | None = None
-
-    def queries(self) -> dict[str, str]:
-        return {"value": self.spec.query}
 
     def _observe(self, series: list[Series], results: Mapping[str, Outcome], at: float) -> str:
         if len(series) > 1:
