@@ -1,10 +1,11 @@
 """The block-language registry, execute half: how a language that runs from the console runs.
 
 Languages that run on nodes (``sh``, ``bash``: ``BlockFormat.runs_on_nodes``) need nothing here:
-their rendered text is started on each node's target with ``shell=`` the language. A language
-that runs once from the console (``promql``, ``http``) registers a ``BlockExecution`` under the
-name of its format half (``console.runbook.languages``); the session plans with it and the
-runner runs it on the one path every block takes: started, output, judged, finished.
+each node's plan's ``command_text`` is started on its target with ``shell=`` the language. A
+language that runs once from the console (``promql``, ``http``) registers a ``BlockExecution``
+under the name of its format half (``console.runbook.languages``). It receives the typed plan
+its format half rendered (``PromQLPlan``, ``HttpRequest``), never text to parse, and the runner
+runs it on the one path every block takes: started, output, judged, finished.
 
 Adding a language is one module with both halves and one ``register_language(format, run)``.
 """
@@ -13,11 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from console.execute.target import Stream
 from console.runbook.expect import Observation, Outcome
-from console.runbook.languages import BlockFormat, register_format, unregister_format
+from console.runbook.languages import (
+    BlockFormat,
+    RenderedBlock,
+    register_format,
+    unregister_format,
+)
 from console.runbook.model import Block
 
 if TYPE_CHECKING:
@@ -52,8 +58,14 @@ class Produced:
     note: str = ""
 
 
-class BlockExecution(Protocol):
-    """The execute half of a language that runs once, from the console."""
+PlanT = TypeVar("PlanT", bound=RenderedBlock, contravariant=True)
+
+
+class BlockExecution(Protocol[PlanT]):
+    """The execute half of a language that runs once, from the console.
+
+    ``PlanT`` is the plan its format half's ``render`` returns; the two are paired by name.
+    """
 
     @property
     def name(self) -> str:
@@ -64,27 +76,23 @@ class BlockExecution(Protocol):
         """The block's timeout; raise ``SourceError`` when the config cannot run it."""
         ...
 
-    def problem(self, block: Block, rendered: str) -> str | None:
-        """Why the rendered text cannot run (checked before anything is recorded), or None."""
-        ...
-
-    def node(self, block: Block, rendered: str) -> str:
+    def node(self, block: Block, plan: PlanT) -> str:
         """The name its result is reported under (the URL's host, ``prometheus``)."""
         ...
 
     async def run(
-        self, block: Block, rendered: str, timeout: float, context: RunContext, output: OutputSink
+        self, block: Block, plan: PlanT, timeout: float, context: RunContext, output: OutputSink
     ) -> list[Produced]:
         """Run it once. ``TargetError``, ``ConnectionLost`` and other exceptions become the
         node's ``error`` or ``indeterminate`` verdict; a timeout should be returned as one."""
         ...
 
 
-_EXECUTIONS: dict[str, BlockExecution] = {}
+_EXECUTIONS: dict[str, BlockExecution[Any]] = {}
 _builtins_loaded = False
 
 
-def register_language(language: BlockFormat, execution: BlockExecution | None = None) -> None:
+def register_language(language: BlockFormat, execution: BlockExecution[Any] | None = None) -> None:
     """Register both halves of a language; ``execution`` is needed unless it runs on nodes."""
     if execution is None and not language.runs_on_nodes:
         raise ValueError(f"language {language.name!r} runs from the console: give its execution")
@@ -100,7 +108,7 @@ def unregister_language(name: str) -> None:
     _EXECUTIONS.pop(name, None)
 
 
-def block_execution(name: str) -> BlockExecution:
+def block_execution(name: str) -> BlockExecution[Any]:
     """The execute half of the console-run language ``name``; ``KeyError`` when none."""
     _load_builtins()
     return _EXECUTIONS[name]

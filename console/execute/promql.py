@@ -17,6 +17,7 @@ from typing import Protocol
 from console.config import display_url
 from console.errors import Problem, SourceError
 from console.execute.languages import OutputSink, Produced, RunContext
+from console.runbook.blocklangs.promql import PromQLPlan
 from console.runbook.expect import Observation
 from console.runbook.model import Block
 from console.source_errors import SourceTimedOut, SourceUnavailable
@@ -88,16 +89,17 @@ class PromQLRun:
         default = prometheus.timeout if prometheus else context.config.execution.timeout
         return block.options.timeout or default
 
-    def problem(self, block: Block, rendered: str) -> str | None:
-        """Prometheus checks the query itself."""
-        return None
-
-    def node(self, block: Block, rendered: str) -> str:
+    def node(self, block: Block, plan: PromQLPlan) -> str:
         """Results are reported as ``prometheus`` until the series are known."""
         return PROMETHEUS_NODE
 
     async def run(
-        self, block: Block, rendered: str, timeout: float, context: RunContext, output: OutputSink
+        self,
+        block: Block,
+        plan: PromQLPlan,
+        timeout: float,
+        context: RunContext,
+        output: OutputSink,
     ) -> list[Produced]:
         """Ask the session's source (an unbuilt stand-in when it could not be set up)."""
         source = context.promql
@@ -107,7 +109,7 @@ class PromQLRun:
         limit = timeout * 2 + 1
         try:
             async with asyncio.timeout(limit):
-                samples = await source.query(rendered)
+                samples = await source.query(plan.query)
         except (SourceTimedOut, TimeoutError) as exc:
             why = str(exc) or f"no answer within {limit:g}s"
             return [Produced(PROMETHEUS_NODE, "timeout", why)]

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from console.execute.languages import BlockExecution, Produced, RunContext
 from console.execute.output import Decoded, NodeOutput, Truncation
@@ -55,6 +55,7 @@ from console.runbook.expect import (
     judge_same,
     verdict_for,
 )
+from console.runbook.languages import RenderedBlock
 from console.runbook.model import Block
 from console.source_errors import SourceTimedOut
 
@@ -422,12 +423,17 @@ class BlockRunner:
     # -- blocks run from the console (promql, http, any registered language) ---------------
 
     async def run_console(
-        self, spec: RunSpec, execution: BlockExecution, rendered: str, context: RunContext
+        self,
+        spec: RunSpec,
+        execution: BlockExecution[Any],
+        plan: RenderedBlock,
+        context: RunContext,
     ) -> BlockRun:
-        """Run a console language's block once; each node it produced is judged."""
+        """Run a console language's block once, from its typed plan; each node it produced is
+        judged."""
         started = time.monotonic()
         block = spec.block
-        node = execution.node(block, rendered)
+        node = execution.node(block, plan)
         await self._started(spec, [node])
         state = _BlockState(spec, deferred=True)
         output = NodeOutput(self.output_cap)
@@ -437,7 +443,7 @@ class BlockRunner:
 
         try:
             try:
-                produced = await execution.run(block, rendered, spec.timeout, context, take)
+                produced = await execution.run(block, plan, spec.timeout, context, take)
             except TargetError as exc:
                 produced = [Produced(node, "error", f"{exc.kind}: {exc}")]
             except ConnectionLost as exc:

@@ -29,6 +29,7 @@ from console.execute.targets import LOCAL, LiveTargets, TargetProvider
 from console.journal.events import ActionConfirmed, ActionDeclined, StepEntered, StepSkipped
 from console.journal.sink import EventSink
 from console.runbook.catalog import Catalog
+from console.runbook.languages import RenderedBlock
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.runbook.parse import load_runbook_text
 from console.runbook.render import (
@@ -80,15 +81,24 @@ gives up."""
 
 @dataclass(frozen=True)
 class BlockPlan:
-    """A block ready to run: resolved, rendered per node, with its nodes and limits."""
+    """A block ready to run: resolved, rendered into its language's typed plan per node (one
+    plan under ``""`` for a language run from the console), with its nodes and limits.
+
+    ``command`` is what is shown before it runs and recorded in ``block.started``.
+    """
 
     block: Block
     nodes: list[Node]
-    commands: dict[str, str]
+    plans: dict[str, RenderedBlock]
     command: str
     confirm: Literal["none", "yes", "typed"]
     timeout: float
     selector: str | None
+
+    @property
+    def commands(self) -> dict[str, str]:
+        """Each node's plan as text (what ``run --dry-run`` shows)."""
+        return {node: plan.command_text for node, plan in self.plans.items()}
 
 
 @dataclass
@@ -244,20 +254,16 @@ class RunbookSession:
         if block.runs_on_nodes:
             timeout = options.timeout or self.config.execution.timeout
             selector, nodes = self._select(block, values)
-            commands = {
+            plans = {
                 n.name: render_body(block, {**values, "node": n.name, "host": n.host})
                 for n in nodes
             }
             command = _display(block, values)
-            return BlockPlan(block, nodes, commands, command, confirm, timeout, selector)
+            return BlockPlan(block, nodes, plans, command, confirm, timeout, selector)
         execution = block_execution(block.lang)
         timeout = execution.timeout(block, self._run_context)
-        rendered = render_body(block, values)
-        problem = execution.problem(block, rendered)
-        if problem is not None:
-            message = f"block {block.id}: {problem}"
-            raise SourceError([Problem(block.file, block.body_line, message, code=block.lang)])
-        return BlockPlan(block, [], {"": rendered}, rendered, confirm, timeout, None)
+        plan = render_body(block, values)
+        return BlockPlan(block, [], {"": plan}, plan.command_text, confirm, timeout, None)
 
     def _select(self, block: Block, values: dict[str, str]) -> tuple[str, list[Node]]:
         text = block.options.on or self.runbook.meta.nodes
@@ -461,12 +467,12 @@ class RunbookSession:
         )
         if block.runs_on_nodes:
             jobs = [
-                NodeJob(n.name, self.targets.target(n), plan.commands[n.name]) for n in plan.nodes
+                NodeJob(n.name, self.targets.target(n), plan.plans[n.name].command_text)
+                for n in plan.nodes
             ]
             return await self.runner.run_shell(spec, jobs, confirm_rest=confirm_rest)
-        rendered = plan.commands[""]
         execution = block_execution(block.lang)
-        return await self.runner.run_console(spec, execution, rendered, self._run_context)
+        return await self.runner.run_console(spec, execution, plan.plans[""], self._run_context)
 
     @property
     def _run_context(self) -> RunContext:
@@ -483,13 +489,13 @@ def _run_id() -> str:
 
 def _console_node(plan: BlockPlan) -> str:
     execution = block_execution(plan.block.lang)
-    return execution.node(plan.block, plan.commands[""])
+    return execution.node(plan.block, plan.plans[""])
 
 
 def _display(block: Block, values: dict[str, str]) -> str:
     """The command as recorded in ``block.started``: per-node values left as placeholders."""
     marks = {name: f"\x00{name}\x00" for name in NODE_VARS}
-    text = render_body(block, {**values, **marks})
+    text = render_body(block, {**values, **marks}).command_text
     for name, mark in marks.items():
         # bare sites come back shell-quoted, quoted sites as the mark itself
         text = text.replace(f"'{mark}'", f"{{{{{name}}}}}").replace(mark, f"{{{{{name}}}}}")

@@ -2,10 +2,12 @@
 
 A block's language (``sh``, ``promql``, ``http``...) is looked up here by name instead of being
 branched on. Each language is one ``BlockFormat``: its syntax checks, the ``expect`` keys it
-allows, how ``{{name}}`` values are rendered into its text, and how what it produced is judged.
-How it *runs* is its execute half (``console.execute.languages``), registered under the same
-name. The built-in languages live in ``console.runbook.blocklangs`` and are loaded on first
-look-up, so this module can be imported from the models without a cycle.
+allows, how ``{{name}}`` values are rendered into its typed plan (``ShellPlan``,
+``PromQLPlan``, ``HttpRequest``: checked when the run is planned, never re-parsed when it runs),
+and how what it produced is judged. How it *runs* is its execute half
+(``console.execute.languages``), registered under the same name. The built-in languages live in
+``console.runbook.blocklangs`` and are loaded on first look-up, so this module can be imported
+from the models without a cycle.
 """
 
 from __future__ import annotations
@@ -28,6 +30,24 @@ class BodyProblem:
     offset: int
     message: str
     code: str
+
+
+class RenderedBlock(Protocol):
+    """A block's typed plan, as its language's ``render`` builds it."""
+
+    @property
+    def command_text(self) -> str:
+        """The text shown before it runs and recorded as ``block.started``'s command."""
+        ...
+
+
+class PlanProblem(ValueError):
+    """A rendered block that cannot run: ``offset`` lines below the body's first line."""
+
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
 
 
 class BlockFormat(Protocol):
@@ -62,9 +82,10 @@ class BlockFormat(Protocol):
         """Syntax problems of a non-empty body written by the author."""
         ...
 
-    def render(self, block: Block, values: dict[str, str]) -> str:
-        """The body with ``values`` substituted as the language needs (raise the template's
-        ``MissingVariable``/``UnsafeVariable`` or ``render.VarError``)."""
+    def render(self, block: Block, values: dict[str, str]) -> RenderedBlock:
+        """The plan: the body with ``values`` substituted as the language needs, parsed (raise
+        the template's ``MissingVariable``/``UnsafeVariable``, ``render.VarError`` or
+        ``PlanProblem``). A language that runs on nodes is started as its ``command_text``."""
         ...
 
     def judge(self, expect: Expect, obs: Observation) -> tuple[list[str], float | None]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from console.errors import Problem
-from console.runbook.languages import block_format
+from console.runbook.languages import PlanProblem, RenderedBlock, block_format
 from console.runbook.model import BUILTIN_VARS, Block, Runbook, VarSpec
 from console.runbook.template import (
     MissingVariable,
@@ -103,13 +103,23 @@ def front_matter_line(runbook: Runbook, name: str, text: str | None) -> int:
     return 2
 
 
-def render_body(block: Block, values: dict[str, str]) -> str:
-    """The block's body with ``values`` substituted, quoted as the block's language needs.
+def render_body(block: Block, values: dict[str, str]) -> RenderedBlock:
+    """The block's typed plan: its body with ``values`` substituted as its language needs.
 
-    Raises ``VarError`` naming the line of the first unresolved or unsafe variable.
+    Raises ``VarError`` naming the line of the first unresolved or unsafe variable, or of what
+    the language cannot run (an ``http`` request line that is not ``METHOD URL``).
     """
     try:
         return block_format(block.lang).render(block, values)
+    except PlanProblem as exc:
+        raise VarError(
+            Problem(
+                block.file,
+                block.body_line + exc.offset,
+                f"block {block.id}: {exc.message}",
+                code=block.lang,
+            )
+        ) from None
     except MissingVariable as exc:
         raise VarError(_missing(block, str(exc.args[0]), body=True)) from None
     except UnsafeVariable as exc:

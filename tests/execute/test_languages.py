@@ -20,13 +20,27 @@ from console.execute.languages import (
 )
 from console.execute.session import RunbookSession
 from console.journal.log import JournalLog
+from console.journal.sink import MemorySink
 from console.journal.verify import verify_path
+from console.runbook.blocklangs.http import HttpRequest
 from console.runbook.expect import Observation
 from console.runbook.languages import BodyProblem
 from console.runbook.lint import lint
 from console.runbook.model import Block, Expect
 from console.runbook.parse import parse_runbook
+from console.runbook.render import VarError
 from console.runbook.template import render
+
+
+@dataclass(frozen=True)
+class UpperPlan:
+    """The typed plan of an ``upper`` block: the one line to shout."""
+
+    line: str
+
+    @property
+    def command_text(self) -> str:
+        return self.line
 
 
 @dataclass(frozen=True)
@@ -46,8 +60,8 @@ class UpperFormat:
             if n > 0
         ]
 
-    def render(self, block: Block, values: dict[str, str]) -> str:
-        return render(block.body, values, shell=False)
+    def render(self, block: Block, values: dict[str, str]) -> UpperPlan:
+        return UpperPlan(render(block.body, values, shell=False))
 
     def judge(self, expect: Expect, obs: Observation) -> tuple[list[str], float | None]:
         wanted = expect.extra("equals")
@@ -65,16 +79,13 @@ class UpperRun:
     def timeout(self, block: Block, context: RunContext) -> float:
         return block.options.timeout or context.config.execution.timeout
 
-    def problem(self, block: Block, rendered: str) -> str | None:
-        return None
-
-    def node(self, block: Block, rendered: str) -> str:
+    def node(self, block: Block, plan: UpperPlan) -> str:
         return "upper"
 
     async def run(
-        self, block: Block, rendered: str, timeout: float, context: RunContext, output: OutputSink
+        self, block: Block, plan: UpperPlan, timeout: float, context: RunContext, output: OutputSink
     ) -> list[Produced]:
-        await output("stdout", rendered.upper().encode())
+        await output("stdout", plan.line.upper().encode())
         return [Produced("upper", observation=Observation("upper", "upper"))]
 
 
@@ -168,3 +179,43 @@ def test_without_registration_the_language_and_its_key_are_unknown(tmp_path: Pat
     messages = sorted(p.message for p in problems)
     assert messages[0].startswith("unknown block language 'upper': use one of sh, bash, promql")
     assert messages[1].startswith("unknown expect key 'equals'")
+
+
+def test_a_bad_http_header_is_a_plan_problem_at_its_line(tmp_path: Path) -> None:
+    text = (
+        "# T\n\n## 1. S\n\n```http check\n#| id: probe\n"
+        "GET http://127.0.0.1:9/\nAccept: text/plain\nnot a header\n```\n"
+    )
+    runbook, problems = parse_runbook(text, tmp_path / "t.md")
+    assert runbook is not None and not problems
+    session = RunbookSession(runbook, Config(), MemorySink(), variables={})
+    (block,) = runbook.blocks()
+    with pytest.raises(VarError) as caught:
+        session.plan(block)
+    problem = caught.value.problem
+    assert (problem.line, problem.code) == (9, "http")
+    assert problem.message == "block probe: expected 'Header: value', got 'not a header'"
+
+
+def test_an_http_block_is_planned_as_a_parsed_request(tmp_path: Path) -> None:
+    text = (
+        "---\nvars:\n  path:\n---\n# T\n\n## 1. S\n\n```http action\n#| id: post\n"
+        'post http://127.0.0.1:9/{{path}}\nX-Why: drill\n\n{"a": 1}\n```\n'
+    )
+    runbook, problems = parse_runbook(text, tmp_path / "t.md")
+    assert runbook is not None and not problems
+    session = RunbookSession(runbook, Config(), MemorySink(), variables={"path": "a b"})
+    plan = session.plan(runbook.blocks()[0])
+    request = plan.plans[""]
+    assert isinstance(request, HttpRequest)
+    assert (request.method, request.url, request.headers, request.body) == (
+        "POST",
+        "http://127.0.0.1:9/a%20b",
+        (("X-Why", "drill"),),
+        b'{"a": 1}',
+    )
+    assert (
+        plan.command
+        == request.command_text
+        == ('post http://127.0.0.1:9/a%20b\nX-Why: drill\n\n{"a": 1}')
+    )

@@ -16,6 +16,18 @@ from console.runbook.template import render_promql
 
 
 @dataclass(frozen=True)
+class PromQLPlan:
+    """A rendered ``promql`` block: the instant query sent to Prometheus."""
+
+    query: str
+
+    @property
+    def command_text(self) -> str:
+        """The query itself."""
+        return self.query
+
+
+@dataclass(frozen=True)
 class PromQLFormat:
     """The ``promql`` language."""
 
@@ -29,9 +41,9 @@ class PromQLFormat:
         """The query is checked by Prometheus when it runs."""
         return []
 
-    def render(self, block: Block, values: dict[str, str]) -> str:
+    def render(self, block: Block, values: dict[str, str]) -> PromQLPlan:
         """The query with values escaped for PromQL."""
-        return render_promql(block.body, values)
+        return PromQLPlan(render_promql(block.body, values))
 
     def judge(self, expect: Expect, obs: Observation) -> tuple[list[str], float | None]:
         """A sample must be there, and hold ``value`` when given."""

@@ -23,6 +23,18 @@ from console.runbook.template import render
 
 
 @dataclass(frozen=True)
+class ShellPlan:
+    """A rendered shell block: the script each node's shell runs."""
+
+    script: str
+
+    @property
+    def command_text(self) -> str:
+        """The script itself."""
+        return self.script
+
+
+@dataclass(frozen=True)
 class ShellFormat:
     """A shell language (``sh`` or ``bash``)."""
 
@@ -36,9 +48,9 @@ class ShellFormat:
         """Unquotable variables are reported with the runbook's variables, not here."""
         return []
 
-    def render(self, block: Block, values: dict[str, str]) -> str:
+    def render(self, block: Block, values: dict[str, str]) -> ShellPlan:
         """The command with each value shell-quoted for its place."""
-        return render(block.body, values, shell=True)
+        return ShellPlan(render(block.body, values, shell=True))
 
     def judge(self, expect: Expect, obs: Observation) -> tuple[list[str], float | None]:
         """Exit status, output texts, stdout as a number and as JSON."""
