@@ -18,10 +18,11 @@ in a string. Files are read by ``read_source``: regular files only, at most ``MA
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,6 +310,36 @@ def load_yaml(
     lines = LineMap(default=line_offset + 1)
     _walk(node, (), lines, line_offset, file, sink)
     return YamlDoc(data, lines)
+
+
+def unknown_keys(
+    doc: YamlDoc,
+    allowed: Sequence[str],
+    file: str | Path,
+    problems: ProblemList,
+    *,
+    what: str = "key",
+    suggest: bool = False,
+) -> bool:
+    """Record each top-level key of ``doc`` (a mapping) that ``allowed`` lacks, at its line;
+    ``suggest`` adds the nearest allowed key as a "did you mean" hint. Whether all were allowed.
+
+    One place for the ``unknown-option`` problem, so runbooks and catalogs word it alike."""
+    ok = True
+    for key in doc.data:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), allowed, n=1) if suggest else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.add(
+            file,
+            doc.lines.line_for((key,)),
+            f"unknown {what} {key!r}{hint}",
+            key=str(key),
+            code="unknown-option",
+        )
+        ok = False
+    return ok
 
 
 def _reader_problem(

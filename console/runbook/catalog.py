@@ -29,7 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from console.errors import ProblemList, SourceError
 from console.runbook.languages import format_names
 from console.runbook.model import Block, BlockOptions
-from console.yamlsrc import YamlFileKind, read_source, read_yaml_file, validation_problems
+from console.yamlsrc import (
+    YamlFileKind,
+    read_source,
+    read_yaml_file,
+    unknown_keys,
+    validation_problems,
+)
 
 CATALOG_FILE = YamlFileKind(
     "catalog", "checks", dict, "a catalog file has a 'checks:' mapping of named checks", "catalog"
@@ -137,15 +143,7 @@ def read_catalog_file(file: Path, problems: ProblemList) -> list[CatalogCheck]:
     if doc is None:
         return []
     data: dict[Any, Any] = doc.data
-    for key in data:
-        if key != "checks":
-            problems.add(
-                file,
-                doc.lines.line_for((key,)),
-                f"unknown key {key!r}",
-                key=str(key),
-                code="unknown-option",
-            )
+    unknown_keys(doc, ("checks",), file, problems)
     out: list[CatalogCheck] = []
     for name, spec in data["checks"].items():
         line = doc.lines.line_for(("checks", name))

@@ -31,7 +31,7 @@ from console.runbook.model import (
     Step,
 )
 from console.runbook.template import shell_sites, variables_in
-from console.yamlsrc import load_yaml, read_source, validation_problems
+from console.yamlsrc import load_yaml, read_source, unknown_keys, validation_problems
 
 _OPTION_LINE = re.compile(r"^[ \t]*#\|[ ]?(.*)$")
 _NUMBER_PREFIX = re.compile(r"^\s*(?:step\s+)?\d+[.)]\s*", re.IGNORECASE)
@@ -310,20 +310,7 @@ def _options(
     if not isinstance(data, dict):
         problems.add(file, fence_line + 1, "#| options must be 'key: value' lines", code="yaml")
         return None
-    ok = True
-    for key in list(data):
-        if key not in OPTION_KEYS:
-            close = difflib.get_close_matches(str(key), OPTION_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.add(
-                file,
-                doc.lines.line_for((key,)),
-                f"unknown option {key!r}{hint}",
-                key=str(key),
-                code="unknown-option",
-            )
-            ok = False
-    if not ok:
+    if not unknown_keys(doc, OPTION_KEYS, file, problems, what="option", suggest=True):
         return None
     try:
         return BlockOptions.model_validate(data)
