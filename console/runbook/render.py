@@ -112,26 +112,21 @@ def render_body(block: Block, values: dict[str, str]) -> RenderedBlock:
     try:
         return block_format(block.lang).render(block, values)
     except PlanProblem as exc:
-        raise VarError(
-            Problem(
-                block.file,
-                block.body_line + exc.offset,
-                f"block {block.id}: {exc.message}",
-                code=block.lang,
-            )
-        ) from None
+        raise VarError(_body_problem(block, exc.offset, exc.message, code=block.lang)) from None
     except MissingVariable as exc:
         raise VarError(_missing(block, str(exc.args[0]), body=True)) from None
     except UnsafeVariable as exc:
-        raise VarError(
-            Problem(
-                block.file,
-                block.body_line + exc.line,
-                f"block {block.id}: {exc}",
-                key=exc.name,
-                code="unsafe-var",
-            )
-        ) from None
+        problem = _body_problem(block, exc.line, str(exc), key=exc.name, code="unsafe-var")
+        raise VarError(problem) from None
+
+
+def _body_problem(
+    block: Block, offset: int, message: str, *, code: str, key: str | None = None
+) -> Problem:
+    """A problem at line ``offset`` of ``block``'s body, naming the block."""
+    return Problem(
+        block.file, block.body_line + offset, f"block {block.id}: {message}", key=key, code=code
+    )
 
 
 def render_selector(block: Block, selector: str, values: dict[str, str]) -> str:
