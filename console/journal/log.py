@@ -36,13 +36,10 @@ from typing import Any, Literal
 
 from console import __version__
 from console.errors import ConsoleError
+from console.journal import events
 from console.journal.chain import GENESIS, body_hash, canonical_json, join_line
 from console.journal.events import (
     Event,
-    IncidentClosed,
-    IncidentOpened,
-    IncidentResumed,
-    IncidentSuspended,
     JournalFault,
     MilestoneSet,
     Mode,
@@ -308,7 +305,7 @@ class JournalLog:
             monotonic=monotonic,
         )
         log.warnings = warnings
-        opened = IncidentOpened(
+        opened = events.IncidentOpened(
             title=title,
             profile=profile,
             runbook=runbook,
@@ -424,7 +421,7 @@ class JournalLog:
                 monotonic=monotonic,
             )
             log.warnings = warnings
-            resumed = IncidentResumed(
+            resumed = events.IncidentResumed(
                 after_crash=report.torn_tail is not None
                 or verifier.last_type != "incident.suspended",
                 fsync=policy,
@@ -444,7 +441,9 @@ class JournalLog:
             raise
         return log
 
-    def _set_torn_aside(self, offset: int, resumed: IncidentResumed) -> IncidentResumed:
+    def _set_torn_aside(
+        self, offset: int, resumed: events.IncidentResumed
+    ) -> events.IncidentResumed:
         """Copy the torn tail to ``<log>.broken``, cut it off the log, say so in ``resumed``."""
         size = os.fstat(self._fd).st_size
         torn = os.pread(self._fd, size - offset, offset)
@@ -715,7 +714,9 @@ class JournalLog:
         Returns the closing event; its hash is the head to paste in the incident channel.
         """
         if self._ending is None:
-            closing = IncidentClosed(final_seq=self._seq - 1, head_hash=self._head, summary=summary)
+            closing = events.IncidentClosed(
+                final_seq=self._seq - 1, head_hash=self._head, summary=summary
+            )
             self._ending = await self._emit(closing)
         await self._shutdown()
         return self._ending
@@ -723,7 +724,7 @@ class JournalLog:
     async def suspend(self, reason: str = "") -> Event:
         """Stop writing without closing the incident (a later resume is not after a crash)."""
         if self._ending is None:
-            self._ending = await self._emit(IncidentSuspended(reason=reason))
+            self._ending = await self._emit(events.IncidentSuspended(reason=reason))
         await self._shutdown()
         return self._ending
 

@@ -7,26 +7,12 @@ and then HTML-escapes; the page has inline CSS and SVG sparklines and no scripts
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from console.durations import format_duration
-from console.journal.events import labels_text, result_text
+from console.journal.events import labels_text
+from console.report import sections
 from console.report.postmortem import BlockReport, Postmortem
-from console.report.sections import (
-    FILL_IN,
-    SECTIONS,
-    Section,
-    detail_text,
-    drill_banner,
-    excerpt_pointer,
-    exit_text,
-    facts,
-    mark_origin,
-    num,
-    row_note,
-    status_text,
-    title,
-)
+from console.report.sections import FILL_IN, Section
 from console.sanitize import visible
 from console.sparkline import finite
 
@@ -83,17 +69,16 @@ def to_html(pm: Postmortem) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_h(title(pm))}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_h(title(pm))}</h1>",
+        f"<title>{_h(sections.title(pm))}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_h(sections.title(pm))}</h1>",
     ]
     if pm.drill:
-        out.append(f'<p class="banner">{_h(pm.mode.upper())}. {_h(drill_banner(pm))}</p>')
+        out.append(f'<p class="banner">{_h(pm.mode.upper())}. {_h(sections.drill_banner(pm))}</p>')
     out.append("<table>")
-    out += [f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in facts(pm)]
+    out += [f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in sections.facts(pm)]
     out.append(f'<tr><th>Authors</th><td class="blank">{FILL_IN}</td></tr></table>')
-    for section in SECTIONS:
-        out.append(f"<h2>{_h(section.heading(pm))}</h2>")
-        out += _BODIES[section.key](pm) if section.key in _BODIES else _blank(section)
+    for section, body in sections.section_bodies(pm, globals(), _blank):
+        out += [f"<h2>{_h(section.heading(pm))}</h2>", *body]
     out.append("</body></html>")
     return visible("\n".join(out)) + "\n"  # and nothing else raw slips through
 
@@ -115,7 +100,7 @@ def _impact(pm: Postmortem) -> list[str]:
     out = ["<ul>"]
     out += [
         f"<li>{_h(m.label.capitalize())}: {_h(m.at)} "
-        f'<span class="muted">({_h(mark_origin(m))})</span></li>'
+        f'<span class="muted">({_h(sections.mark_origin(m))})</span></li>'
         for m in pm.milestones
     ] or ["<li>No milestone was recorded.</li>"]
     out.append("</ul><p>Alerts:</p><ul>")
@@ -140,7 +125,7 @@ def _resolution(pm: Postmortem) -> list[str]:
 def _figures(pm: Postmortem) -> list[str]:
     figure_set = pm.figures or pm.drill_figures
     assert figure_set is not None
-    out = [f'<p class="banner">{_h(drill_banner(pm))}</p>'] if pm.drill else []
+    out = [f'<p class="banner">{_h(sections.drill_banner(pm))}</p>'] if pm.drill else []
     out.append(f"<p>Measured from impact start ({_h(figure_set.impact_started or 'unknown')}).</p>")
     if figure_set.refused:
         out.append("<p>Figures refused, the milestones are out of order:</p><ul>")
@@ -171,7 +156,11 @@ def _timeline(pm: Postmortem) -> list[str]:
         "<table><tr><th>T+</th><th>UTC</th><th>seq</th><th>Who</th><th>Event</th></tr>"
     ]
     for row in pm.timeline:
-        note = f' <span class="muted">{_h(row_note(row))}</span>' if row_note(row) else ""
+        note = (
+            f' <span class="muted">{_h(sections.row_note(row))}</span>'
+            if sections.row_note(row)
+            else ""
+        )
         out.append(
             f'<tr><td class="num">{_h(row.offset)}</td><td class="num">{_h(row.at[11:])}</td>'
             f'<td class="num">{row.seq}</td><td>{_h(row.actor)}</td>'
@@ -181,24 +170,18 @@ def _timeline(pm: Postmortem) -> list[str]:
 
 
 def _blocks(pm: Postmortem) -> list[str]:
-    out = []
-    for block in pm.blocks:
-        out += _block(block)
-    return out or ["<p>No check or action was run from the console.</p>"]
+    return [line for block in pm.blocks for line in _block(block)] or [
+        "<p>No check or action was run from the console.</p>"
+    ]
 
 
 def _block(block: BlockReport) -> list[str]:
-    status = status_text(block.status)
+    status = sections.status_text(block.status)
     out = [
         f"<h3>{_h(block.offset)} · {_h(block.kind)} <code>{_h(block.block)}</code> on "
         f'{_h(", ".join(block.nodes))} — <span class="{_verdict_class(block.status)}">'
         f"{_h(status)}</span></h3>",
-        f"<p>Started {_h(block.at)} (log seq {block.seq}, run {_h(block.run)}"
-        + (f", step {_h(block.step)}" if block.step else "")
-        + (f", took {_h(format_duration(block.duration_s))}" if block.duration_s else "")
-        + ")."
-        + (f" Requires: {_h(', '.join(block.requires))}." if block.requires else "")
-        + "</p>",
+        f"<p>{_h(sections.started_text(block))}</p>",
     ]
     if block.confirmations:
         out.append("<ul>" + "".join(f"<li>Confirmed {_h(c)}</li>" for c in block.confirmations))
@@ -206,21 +189,19 @@ def _block(block: BlockReport) -> list[str]:
     if block.reason:
         out.append(f"<p>Note: {_h(block.reason)}</p>")
     out.append(f"<pre>{_h(block.command)}</pre>")
-    out.append(
-        "<table><tr><th>Node</th><th>Result</th><th>Exit</th><th>Time</th><th>Detail</th></tr>"
-    )
+    out.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in sections.RESULT_COLUMNS) + "</tr>")
     for r in block.results:
+        node, verdict, *rest = (_h(cell) for cell in sections.result_cells(r))
         out.append(
-            f'<tr><td>{_h(r.node)}</td><td class="{_verdict_class(r.verdict)}">'
-            f"{_h(result_text(r.verdict))}</td><td>{_h(exit_text(r))}</td>"
-            f"<td>{'' if r.duration_s is None else _h(format_duration(r.duration_s))}</td>"
-            f"<td>{_h(detail_text(r))}</td></tr>"
+            f'<tr><td>{node}</td><td class="{_verdict_class(r.verdict)}">{verdict}</td>'
+            + "".join(f"<td>{cell}</td>" for cell in rest)
+            + "</tr>"
         )
     out.append("</table>")
     for r in block.results:
         for x in r.output:
             out.append(f"<p>{_h(r.node)} {_h(x.stream)}:</p><pre>{_h(x.text)}</pre>")
-            pointer = excerpt_pointer(x)
+            pointer = sections.excerpt_pointer(x)
             if pointer:
                 out.append(f'<p class="muted">({_h(pointer)})</p>')
     return out
@@ -246,7 +227,7 @@ def _metrics(pm: Postmortem) -> list[str]:
     out += [
         f'<tr><td>{_h(m.title)} <span class="muted">({_h(m.kind)})</span></td>'
         f"<td>{svg_sparkline(m.values)}</td>"
-        f"<td>{_h(num(m.last_value, m.unit))} {_h(m.last_state)}</td>"
+        f"<td>{_h(sections.num(m.last_value, m.unit))} {_h(m.last_state)}</td>"
         f'<td>{m.snapshots} <span class="muted">({_h(m.source)})</span></td></tr>'
         for m in pm.metrics
     ]
@@ -265,18 +246,3 @@ def _log(pm: Postmortem) -> list[str]:
     out += [f"<li>Journal fault: {_h(f)}</li>" for f in pm.log.faults]
     out += [f"<li>Console resumed: {_h(r)}</li>" for r in pm.log.resumes]
     return [*out, "</ul>"]
-
-
-_BODIES: dict[str, Callable[[Postmortem], list[str]]] = {
-    "summary": _summary,
-    "impact": _impact,
-    "detection": _detection,
-    "resolution": _resolution,
-    "figures": _figures,
-    "action_items": _action_items,
-    "timeline": _timeline,
-    "blocks": _blocks,
-    "notes": _notes,
-    "metrics": _metrics,
-    "log": _log,
-}

@@ -7,23 +7,22 @@ Every field from the log goes through ``md`` (inline), ``code`` (inline code) or
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from console.durations import format_duration
-from console.journal.events import labels_text, result_text
+from console.journal.events import labels_text
 from console.report.postmortem import BlockReport, Postmortem
 from console.report.sections import (
     FILL_IN,
-    SECTIONS,
+    RESULT_COLUMNS,
     Section,
-    detail_text,
     drill_banner,
     excerpt_pointer,
-    exit_text,
     facts,
     mark_origin,
     num,
+    result_cells,
     row_note,
+    section_bodies,
+    started_text,
     status_text,
     title,
 )
@@ -65,8 +64,7 @@ def to_markdown(pm: Postmortem) -> str:
     out += ["| | |", "| --- | --- |"]
     out += [f"| {name} | {md(value)} |" for name, value in facts(pm)]
     out += [f"| Authors | _{FILL_IN}_ |", ""]
-    for section in SECTIONS:
-        body = _BODIES[section.key](pm) if section.key in _BODIES else _blank(section)
+    for section, body in section_bodies(pm, globals(), _blank):
         while body and not body[-1]:
             body.pop()
         out += [f"## {section.heading(pm)}", "", *body, ""]
@@ -146,10 +144,9 @@ def _timeline(pm: Postmortem) -> list[str]:
 
 
 def _blocks(pm: Postmortem) -> list[str]:
-    out = []
-    for block in pm.blocks:
-        out += _block(block)
-    return out or ["No check or action was run from the console."]
+    return [line for block in pm.blocks for line in _block(block)] or [
+        "No check or action was run from the console."
+    ]
 
 
 def _block(block: BlockReport) -> list[str]:
@@ -157,11 +154,7 @@ def _block(block: BlockReport) -> list[str]:
         f"### {block.offset} · {block.kind} {code(block.block)} on {md(', '.join(block.nodes))} — "
         f"{md(status_text(block.status))}",
         "",
-        f"Started {block.at} (log seq {block.seq}, run {md(block.run)}"
-        + (f", step {md(block.step)}" if block.step else "")
-        + (f", took {format_duration(block.duration_s)}" if block.duration_s else "")
-        + ")."
-        + (f" Requires: {md(', '.join(block.requires))}." if block.requires else ""),
+        md(started_text(block)),
         "",
     ]
     out += [f"- Confirmed {md(c)}" for c in block.confirmations]
@@ -170,13 +163,8 @@ def _block(block: BlockReport) -> list[str]:
     if block.reason:
         out += [f"Note: {md(block.reason)}", ""]
     out += [*fence(block.command, block.lang), ""]
-    out += ["| Node | Result | Exit | Time | Detail |", "| --- | --- | --- | --- | --- |"]
-    for r in block.results:
-        out.append(
-            f"| {md(r.node)} | {md(result_text(r.verdict))} | {exit_text(r)} | "
-            f"{'' if r.duration_s is None else format_duration(r.duration_s)} | "
-            f"{md(detail_text(r))} |"
-        )
+    out += [_row(RESULT_COLUMNS), _row(("---",) * len(RESULT_COLUMNS))]
+    out += [_row(tuple(md(cell) for cell in result_cells(r))) for r in block.results]
     out.append("")
     for r in block.results:
         for x in r.output:
@@ -184,6 +172,11 @@ def _block(block: BlockReport) -> list[str]:
             pointer = excerpt_pointer(x)
             out += [f"_({md(pointer)})_", ""] if pointer else [""]
     return out
+
+
+def _row(cells: tuple[str, ...]) -> str:
+    """A Markdown table row of already-escaped ``cells``."""
+    return "| " + " | ".join(cells) + " |"
 
 
 def _notes(pm: Postmortem) -> list[str]:
@@ -215,18 +208,3 @@ def _log(pm: Postmortem) -> list[str]:
     out += [f"- Journal fault: {md(f)}" for f in pm.log.faults]
     out += [f"- Console resumed: {md(r)}" for r in pm.log.resumes]
     return out
-
-
-_BODIES: dict[str, Callable[[Postmortem], list[str]]] = {
-    "summary": _summary,
-    "impact": _impact,
-    "detection": _detection,
-    "resolution": _resolution,
-    "figures": _figures,
-    "action_items": _action_items,
-    "timeline": _timeline,
-    "blocks": _blocks,
-    "notes": _notes,
-    "metrics": _metrics,
-    "log": _log,
-}

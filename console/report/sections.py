@@ -8,10 +8,19 @@ body from the log: it is left for the team to write.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from console.durations import format_duration
 from console.journal.events import result_text
-from console.report.postmortem import Excerpt, MilestoneRow, NodeReport, Postmortem, TimelineRow
+from console.report.postmortem import (
+    BlockReport,
+    Excerpt,
+    MilestoneRow,
+    NodeReport,
+    Postmortem,
+    TimelineRow,
+)
 
 FILL_IN = "(fill in)"
 TEAM_WRITES = "(To be written by the team.)"
@@ -52,6 +61,24 @@ SECTIONS: tuple[Section, ...] = (
     Section("metrics", "Metrics"),
     Section("log", "Supporting information"),
 )
+
+Body = Callable[[Postmortem], list[str]]
+"""A format's drawing of one section's body from the postmortem."""
+
+
+def section_bodies(
+    pm: Postmortem, namespace: Mapping[str, object], blank: Callable[[Section], list[str]]
+) -> Iterator[tuple[Section, list[str]]]:
+    """Each of ``SECTIONS`` in order with its body as one format draws it.
+
+    A format module draws section ``key`` with its function ``_key`` (looked up in its
+    ``namespace``, i.e. its ``globals()``); a section it has no function for is drawn by
+    ``blank``. Adding a section therefore means one entry above and one ``_key`` per format.
+    """
+    for section in SECTIONS:
+        body = namespace.get(f"_{section.key}")
+        yield section, body(pm) if callable(body) else blank(section)
+
 
 # -- shared wording ---------------------------------------------------------------------------
 
@@ -147,3 +174,29 @@ def detail_text(result: NodeReport) -> str:
     """A node's reason and judged value, joined."""
     value = None if result.value is None else f"value {result.value:g}"
     return "; ".join(p for p in (result.reason, value) if p)
+
+
+def started_text(block: BlockReport) -> str:
+    """When and where in the log ``block`` started, how long it took and what it required."""
+    return (
+        f"Started {block.at} (log seq {block.seq}, run {block.run}"
+        + (f", step {block.step}" if block.step else "")
+        + (f", took {format_duration(block.duration_s)}" if block.duration_s else "")
+        + ")."
+        + (f" Requires: {', '.join(block.requires)}." if block.requires else "")
+    )
+
+
+RESULT_COLUMNS = ("Node", "Result", "Exit", "Time", "Detail")
+
+
+def result_cells(result: NodeReport) -> tuple[str, str, str, str, str]:
+    """One node's row of a block's results, in ``RESULT_COLUMNS`` order, as plain text."""
+    took = "" if result.duration_s is None else format_duration(result.duration_s)
+    return (
+        result.node,
+        result_text(result.verdict),
+        exit_text(result),
+        took,
+        detail_text(result),
+    )
