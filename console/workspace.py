@@ -2,9 +2,12 @@
 
 A ``Workspace`` holds the config in force, the runbook library and check catalog, the open
 incident (journal and live state), the telemetry poller, the node targets and, in a drill, the
-simulator. Live incidents and drills in the console are assembled by ``live_workspace`` and
-``drill_workspace``; a headless ``run`` by ``run_workspace`` (after ``planning_session`` has
-asked for its variables and rendered its plan) and worked by ``Workspace.run_headless``.
+simulator. It is assembled inside the event loop that runs it, by one of three entry points
+that share one way of opening the incident (``_incident``: new log, or resumed) and its
+telemetry (``_poller``): ``live_workspace`` (the console's ``open`` and ``resume``),
+``drill_workspace`` (the console's ``drill`` and ``demo``) and ``run_workspace`` (a headless
+``run``, after ``planning_session`` has asked for its variables and rendered its plan; worked by
+``Workspace.run_headless``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from console.execute.session import (
 )
 from console.execute.targets import LiveTargets, TargetProvider
 from console.incident import Incident
-from console.journal.events import JournalFault
+from console.journal.events import JournalFault, Mode
 from console.journal.redact import Redactor
 from console.journal.sink import EventSink, MemorySink
 from console.runbook.catalog import Catalog, load_catalog, runbook_catalog
@@ -55,18 +58,27 @@ class Workspace:
     """The assembled session; see the module doc."""
 
     loaded: LoadedConfig
+    """The config in force and where it came from (in a drill: the scenario's cluster)."""
     library: Library
+    """The runbooks the console can open (empty for a headless run of one runbook)."""
     catalog: Catalog
+    """The reusable checks that ``use:`` blocks name."""
     incident: Incident
+    """The open incident: its journal and the state folded from it."""
     targets: TargetProvider
+    """Where blocks run: SSH and local targets, or the drill's simulated nodes."""
     poller: TelemetryPoller | None = None
-    drill: DrillEngine | None = None
-    scenario: Scenario | None = None
-    runbook: Runbook | None = None
-    session: RunbookSession | None = None
-    catalog_problems: list[Problem] = field(default_factory=list)
+    """Prometheus and Alertmanager, polled into the panels (none when nothing is configured)."""
     drill_run: DrillRun | None = None
-    """A headless run's simulated cluster, started at its scenario's ``at`` by ``run_headless``."""
+    """The simulated cluster of a drill or ``run --scenario`` (``run_headless`` starts it)."""
+    drill: DrillEngine | None = None
+    """The console drill's engine, which plays the scenario's injects on the drill clock."""
+    runbook: Runbook | None = None
+    """The runbook being worked, once one is open."""
+    session: RunbookSession | None = None
+    """The session working ``runbook``: its steps, variables and confirmations."""
+    catalog_problems: list[Problem] = field(default_factory=list)
+    """What was wrong in the check catalog (the console shows it; the checks still load)."""
     telemetry_problem: str | None = None
     """Why a headless run has no poller although telemetry is configured (for the caller to say)."""
 
@@ -74,6 +86,11 @@ class Workspace:
     def config(self) -> Config:
         """The config in force (in a drill: the scenario's nodes and simulated sources)."""
         return self.loaded.config
+
+    @property
+    def scenario(self) -> Scenario | None:
+        """The drill's scenario, if this is a drill."""
+        return self.drill_run.scenario if self.drill_run else None
 
     async def open_runbook(
         self,
@@ -179,23 +196,21 @@ async def live_workspace(
 ) -> Workspace:
     """A live incident against the configured cluster (new, or resumed from its log)."""
     config = loaded.config
-    library = load_library(list(config.runbooks))
     catalog, problems = runbook_catalog(runbook.file if runbook else None, config.checks)
-    if resume is not None:
-        incident = await Incident.resume(loaded, resume)
-    else:
-        incident = await Incident.open(
-            loaded,
-            title,
-            runbook=runbook,
-            journal=journal,
-            accepted=accepted,
-            accept_reason=accept_reason,
-        )
-    poller = TelemetryPoller(config, incident.sink)
-    targets = LiveTargets(config, risk_accepted=bool(accepted))
+    incident = await _incident(
+        loaded,
+        _Opening(title, runbook=runbook, accepted=accepted, accept_reason=accept_reason),
+        journal=journal,
+        resume=resume,
+    )
     return Workspace(
-        loaded, library, catalog, incident, targets, poller=poller, catalog_problems=list(problems)
+        loaded,
+        load_library(list(config.runbooks)),
+        catalog,
+        incident,
+        LiveTargets(config, risk_accepted=bool(accepted)),
+        poller=TelemetryPoller(config, incident.sink),
+        catalog_problems=list(problems),
     )
 
 
@@ -211,22 +226,13 @@ async def drill_workspace(
     drill.simulator.clock.resume()
     scenario = drill.scenario
     base = loaded.config
-    runbook_dirs = [*base.runbooks, BUNDLED_RUNBOOKS]
-    library = load_library([p for p in runbook_dirs if p.exists()])
+    library = load_library([p for p in [*base.runbooks, BUNDLED_RUNBOOKS] if p.exists()])
     catalog, problems = load_catalog([p for p in [*base.checks, BUNDLED_CHECKS] if p.exists()])
     runbook = library.by_id(scenario.runbook) if scenario.runbook else None
+    opening = _Opening(f"drill: {scenario.title}", runbook=runbook, drill=drill)
     journal_dir = journal or (base.journal.dir if loaded.path else drill_journal_dir())
-    incident = await Incident.open(
-        drill.loaded,
-        f"drill: {scenario.title}",
-        mode="drill",
-        journal=journal_dir,
-        runbook=runbook,
-        scenario=scenario.file,
-    )
-    config = drill.loaded.config
-    poller = TelemetryPoller(config, incident.sink, prometheus=drill.prometheus)
-    engine = DrillEngine(drill.simulator, incident.sink)
+    incident = await _incident(drill.loaded, opening, journal=journal_dir)
+    poller, _ = _poller(drill.loaded.config, incident, drill)
     return Workspace(
         drill.loaded,
         library,
@@ -234,10 +240,60 @@ async def drill_workspace(
         incident,
         drill.targets,
         poller=poller,
-        drill=engine,
-        scenario=scenario,
+        drill_run=drill,
+        drill=DrillEngine(drill.simulator, incident.sink),
         runbook=runbook,
         catalog_problems=list(problems),
+    )
+
+
+@dataclass(frozen=True)
+class _Opening:
+    """How a workspace's incident starts: its title and what the opening records."""
+
+    title: str
+    runbook: Runbook | None = None
+    drill: DrillRun | None = None
+    accepted: list[Problem] | None = None
+    accept_reason: str | None = None
+
+
+async def _incident(
+    loaded: LoadedConfig,
+    opening: _Opening,
+    *,
+    journal: Path | None,
+    resume: Path | None = None,
+    in_memory: bool = False,
+    redactor: Redactor | None = None,
+    on_fault: Callable[[JournalFault], None] | None = None,
+) -> Incident:
+    """The workspace's incident: a new log (in folder ``journal``), or the log ``resume`` names.
+
+    A drill appends only to a drill's log and a live incident only to a live one
+    (``JournalError``); a resumed log records ``opening.runbook`` as loaded again.
+    """
+    drill = opening.drill
+    mode: Mode = "drill" if drill else "live"
+    if resume is not None:
+        incident = await Incident.resume(
+            loaded, resume, mode=mode, redactor=redactor, on_fault=on_fault
+        )
+        if opening.runbook is not None:
+            await incident.record_runbook(opening.runbook)
+        return incident
+    return await Incident.open(
+        loaded,
+        opening.title,
+        mode=mode,
+        journal=journal,
+        runbook=opening.runbook,
+        scenario=drill.scenario.file if drill else None,
+        accepted=opening.accepted,
+        accept_reason=opening.accept_reason,
+        in_memory=in_memory,
+        redactor=redactor,
+        on_fault=on_fault,
     )
 
 
@@ -309,37 +365,30 @@ async def run_workspace(
     appends only to a drill's log and a live run only to a live log (``JournalError``).
     """
     loaded, runbook, drill = run.loaded, run.runbook, run.drill
-    if journal is not None and journal.is_file():
-        incident = await Incident.resume(
-            loaded, journal, mode="drill" if drill else "live", redactor=redactor, on_fault=on_fault
-        )
-        await incident.record_runbook(runbook)
-    else:
-        incident = await Incident.open(
-            loaded,
-            f"run {runbook.id}" + (f" (scenario {drill.scenario.title})" if drill else ""),
-            mode="drill" if drill else "live",
-            journal=journal,
-            runbook=runbook,
-            scenario=drill.scenario.file if drill else None,
-            accepted=accepted,
-            accept_reason=accept_reason,
-            in_memory=in_memory,
-            redactor=redactor,
-            on_fault=on_fault,
-        )
-    poller, problem = _headless_poller(loaded.config, incident, drill)
+    title = f"run {runbook.id}" + (f" (scenario {drill.scenario.title})" if drill else "")
+    opening = _Opening(
+        title, runbook=runbook, drill=drill, accepted=accepted, accept_reason=accept_reason
+    )
+    appending = journal is not None and journal.is_file()
+    incident = await _incident(
+        loaded,
+        opening,
+        journal=None if appending else journal,
+        resume=journal if appending else None,
+        in_memory=in_memory,
+        redactor=redactor,
+        on_fault=on_fault,
+    )
+    poller, problem = _poller(loaded.config, incident, drill)
     promql = poller.prometheus if poller else None
     session = run.session(incident.sink, variables, incident=incident.incident_id, promql=promql)
-    targets = session.targets
     return Workspace(
         loaded,
         Library(),
         run.catalog,
         incident,
-        targets,
+        session.targets,
         poller=poller,
-        scenario=drill.scenario if drill else None,
         runbook=runbook,
         session=session,
         drill_run=drill,
@@ -347,10 +396,10 @@ async def run_workspace(
     )
 
 
-def _headless_poller(
+def _poller(
     config: Config, incident: Incident, drill: DrillRun | None
 ) -> tuple[TelemetryPoller | None, str | None]:
-    """Telemetry for the log's before and after, when there is any; else why there is none."""
+    """The incident's telemetry (a drill's: simulated), if any is configured; else why not."""
     if drill is not None:
         return TelemetryPoller(config, incident.sink, prometheus=drill.prometheus), None
     if config.prometheus is None and config.alertmanager is None:

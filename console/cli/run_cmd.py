@@ -11,6 +11,7 @@ indeterminate, declined or refused, 2 for usage, config or runbook errors (print
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -507,29 +508,27 @@ def _print_summary(result: SessionRun, code: int) -> None:
         echo("exit 1: not every block passed", err=True)
 
 
+_NODE_JSON_FIELDS = [
+    "node",
+    "verdict",
+    "exit",
+    "signal",
+    "status",
+    "value",
+    "duration_s",
+    "reason",
+    "stdout",
+    "stderr",
+    "invalid_utf8",
+]
+
+
 def _node_json(n: NodeRun) -> dict[str, Any]:
-    return {
-        "node": n.node,
-        "verdict": n.verdict,
-        "exit": n.exit,
-        "signal": n.signal,
-        "status": n.status,
-        "value": n.value,
-        "duration_s": round(n.duration_s, 6),
-        "reason": n.reason,
-        "stdout": n.stdout,
-        "stderr": n.stderr,
-        "invalid_utf8": n.invalid_utf8,
-        "truncated": [
-            {
-                "stream": t.stream,
-                "kept_bytes": t.kept_bytes,
-                "dropped_bytes": t.dropped_bytes,
-                "dropped_lines": t.dropped_lines,
-            }
-            for t in n.truncations
-        ],
-    }
+    """One node's result for ``--json``: its fields, and what was cut from its output."""
+    out = {name: getattr(n, name) for name in _NODE_JSON_FIELDS}
+    out["duration_s"] = round(n.duration_s, 6)
+    out["truncated"] = [dataclasses.asdict(t) for t in n.truncations]
+    return out
 
 
 def _result_json(runbook: Runbook, incident: str, result: SessionRun, code: int) -> dict[str, Any]:
