@@ -51,6 +51,7 @@ from console.journal.reader import (
     parse_record,
     read_batches,
 )
+from console.runbook.languages import block_format
 
 Category = Literal["integrity", "completeness", "policy"]
 Severity = Literal["error", "warning", "info"]
@@ -64,8 +65,6 @@ _WRITTEN_TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 CLOCK_STEP = timedelta(seconds=60)  # an NTP correction steps the wall clock by seconds
 FUTURE_SLACK = timedelta(hours=1)  # the writing machine's clock a little ahead of this one
 BACKDATE_LIMIT = timedelta(days=30)  # a milestone set long after the fact (impact began earlier)
-# A promql check judges each returned series as a node; the block starts on "prometheus".
-_SERIES_LANGS = frozenset({"promql"})
 
 
 @dataclass(frozen=True)
@@ -520,7 +519,7 @@ class Verifier:
                 self._passed.add(run.block)
         elif isinstance(data, NodeResult):
             run = self._known(event, line, data.run)
-            if run and run.lang not in _SERIES_LANGS and data.node not in run.nodes:
+            if run and not _series_as_nodes(run.lang) and data.node not in run.nodes:
                 self._add(
                     "completeness",
                     "node-not-started",
@@ -827,3 +826,14 @@ def verify_path(
     for batch in read_batches(path):
         verifier.feed_batch(batch)
     return verifier.finish(runbook_hashes)
+
+
+def _series_as_nodes(lang: str) -> bool:
+    """Whether ``lang``'s results name series rather than the nodes it started on.
+
+    A language this console does not know (a log from a newer one) is held to its nodes.
+    """
+    try:
+        return block_format(lang).series_as_nodes
+    except KeyError:
+        return False

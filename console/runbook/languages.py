@@ -64,6 +64,12 @@ class BlockFormat(Protocol):
         ...
 
     @property
+    def series_as_nodes(self) -> bool:
+        """True: each series a result holds is judged as a node of its own (``promql``), so
+        results name nodes the block did not start on."""
+        ...
+
+    @property
     def action_refusal(self) -> str | None:
         """Why this language cannot be an action (``None`` when it can)."""
         ...

@@ -49,6 +49,7 @@ class UpperFormat:
 
     name: str = "upper"
     runs_on_nodes: bool = False
+    series_as_nodes: bool = False
     action_refusal: str | None = "upper only reads"
     shell_quoted: bool = False
     expect_keys: frozenset[str] = frozenset({"equals"})

@@ -82,6 +82,7 @@ class HttpFormat:
 
     name: str = "http"
     runs_on_nodes: bool = False
+    series_as_nodes: bool = False
     action_refusal: str | None = None
     shell_quoted: bool = False
     expect_keys: frozenset[str] = frozenset({"status", "body", "json"})

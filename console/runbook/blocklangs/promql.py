@@ -33,6 +33,7 @@ class PromQLFormat:
 
     name: str = "promql"
     runs_on_nodes: bool = False
+    series_as_nodes: bool = True
     action_refusal: str | None = "PromQL only reads"
     shell_quoted: bool = False
     expect_keys: frozenset[str] = frozenset({"value"})

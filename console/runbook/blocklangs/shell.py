@@ -40,6 +40,7 @@ class ShellFormat:
 
     name: str
     runs_on_nodes: bool = True
+    series_as_nodes: bool = False
     action_refusal: str | None = None
     shell_quoted: bool = True
     expect_keys: frozenset[str] = frozenset({"exit", "stdout", "stderr", "value", "json"})
