@@ -162,7 +162,7 @@ class Incident:
                 profile=config.profile,
             )
         )
-        if accepted:
+        if accepted or accept_reason is not None:
             await incident.sink.emit(
                 RiskAccepted(reason=accept_reason or "", violations=[str(v) for v in accepted])
             )

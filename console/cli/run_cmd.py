@@ -136,7 +136,7 @@ def run_cmd(
         confirm=_confirmer(yes, interactive),
         prompt=_prompt if interactive else None,
         node_filter=nodes,
-        risk_accepted=bool(accepted),
+        risk_accepted=accept_risk is not None,
         drill=drill,
     )
     try:

@@ -203,7 +203,12 @@ class RiskAccepted(Payload):
     violations: list[str] = Field(default_factory=list)
 
     def describe(self, mode: str) -> str:
-        return f"risk accepted: {self.reason} ({len(self.violations)} guardrail(s) broken)"
+        broken = (
+            f"{len(self.violations)} guardrail(s) broken"
+            if self.violations
+            else "no guardrail broken"
+        )
+        return f"risk accepted: {self.reason} ({broken}; typed confirmations may be given by flag)"
 
 
 class RunbookLoaded(Payload):

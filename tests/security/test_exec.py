@@ -5,6 +5,7 @@ The SSH side of the issue is tested against real sshd in ``tests/execute/test_ss
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
@@ -88,6 +89,25 @@ def test_run_yes_under_prod_declines_a_typed_action_and_says_why(tmp_path: Path)
     assert "confirmed by typing its id" in result.output
     logs = list((tmp_path / "incidents").rglob("*.jsonl"))
     assert logs and "confirmed by typing its id" in logs[0].read_text()
+
+
+def test_run_yes_under_prod_with_accept_risk_runs_a_typed_action_and_logs_the_risk(
+    tmp_path: Path,
+) -> None:
+    """--accept-risk makes --yes count for typed actions even when no guardrail is broken."""
+    block, done = _typed_action(tmp_path)
+    write_runbook(tmp_path, block)
+    config = tmp_path / "console.yaml"
+    config.write_text(f"profile: prod\njournal:\n  dir: {tmp_path / 'incidents'}\n")
+    args = ["--yes", "--accept-risk", "no terminal on the runner", "--config", str(config)]
+    result = _run(tmp_path, str(tmp_path / "runbook.md"), *args)
+    assert result.exit_code == 0, result.output
+    assert done.exists()
+    [log] = (tmp_path / "incidents").rglob("*.jsonl")
+    accepted = [
+        e for e in map(json.loads, log.read_text().splitlines()) if e["type"] == "risk.accepted"
+    ]
+    assert [e["data"]["reason"] for e in accepted] == ["no terminal on the runner"]
 
 
 REPO = Path(__file__).resolve().parents[2]
