@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,3 +32,12 @@ def drive_console(monkeypatch: pytest.MonkeyPatch) -> Callable[[Autopilot], None
         monkeypatch.setattr(ConsoleApp, "run_async", driven)
 
     return drive
+
+
+@pytest.fixture
+def runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private runtime folder for drill sockets (short: a socket path is at most 107 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="icrt-"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

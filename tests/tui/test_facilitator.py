@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
-import pytest
 from textual.widgets import Static
 
 from console.config import Config, LoadedConfig
@@ -15,14 +13,6 @@ from console.tui.app import ConsoleApp
 from console.tui.facilitator import FacilitatorApp
 from console.workspace import BUNDLED_SCENARIO, drill_workspace
 from tests.tui.test_console import until
-
-
-@pytest.fixture
-def runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private runtime folder (short: a Unix socket's path is at most 107 bytes)."""
-    folder = Path(tempfile.mkdtemp(prefix="icrt-"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    return folder
 
 
 def text_of(widget: Static) -> str:
@@ -83,7 +73,8 @@ async def test_facilitator_sees_what_comes_and_fires_a_hand_inject(
         await trainee_pilot.press("q")
 
     assert ws.incident.path is not None
-    said = [e.data.description for e in read_log(ws.incident.path).events if e.type == "drill.inject"]
+    events = read_log(ws.incident.path).events
+    said = [e.data.description for e in events if e.type == "drill.inject"]
     assert said[:4] == [
         "facilitator: skip to T+5s",
         "The pager goes off: EtcdMemberDown (critical) for m2. You are on call.",
