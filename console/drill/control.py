@@ -5,7 +5,7 @@ The trainee's console serves it (``ControlServer``) while a drill runs; ``incide
 simulator, the trainee's: the facilitator sees what it holds and sends commands that its
 engine applies and journals, so the log says who did what to the drill.
 
-The socket is ``drill-<pid>.sock`` in ``<user runtime dir>/incident-console/drills``, a folder
+The socket is ``drill-<pid>-<n>.sock`` in ``<user runtime dir>/incident-console/drills``, a folder
 of mode 0700 that the console refuses to use if anyone else owns it or can enter it; the socket
 itself is 0600 and a peer of another uid is turned away (``SO_PEERCRED``). Messages are JSON
 objects, one per line, each at most ``MAX_LINE`` bytes; a longer one ends the connection.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import socket
@@ -49,6 +50,7 @@ MAX_TEXT = 8 * 1024
 STATE_EVERY_S = 1.0
 """How often the drill tells an attached facilitator its clock (and after every command)."""
 SPEED_RANGE = (0.25, 64.0)
+_SERVED = itertools.count(1)  # drills served by this process (tests run several)
 
 
 class ControlError(ConsoleError):
@@ -128,7 +130,7 @@ class ControlServer:
 
     async def start(self) -> Path:
         """Open the socket (``ControlError``/``OSError`` if it cannot be); returns its path."""
-        path = drills_dir(create=True) / f"drill-{os.getpid()}.sock"
+        path = drills_dir(create=True) / f"drill-{os.getpid()}-{next(_SERVED)}.sock"
         path.unlink(missing_ok=True)  # a stale one of a crashed drill with this pid
         self._server = await asyncio.start_unix_server(self._serve, path=path, limit=MAX_LINE)
         path.chmod(0o600)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
 from console.tui.app import ConsoleApp
+from tests.drill.conftest import runtime_dir  # noqa: F401  (the drill socket folder)
 
 Autopilot = Callable[[Pilot[str]], Awaitable[None]]
 
@@ -32,12 +30,3 @@ def drive_console(monkeypatch: pytest.MonkeyPatch) -> Callable[[Autopilot], None
         monkeypatch.setattr(ConsoleApp, "run_async", driven)
 
     return drive
-
-
-@pytest.fixture
-def runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private runtime folder for drill sockets (short: a socket path is at most 107 bytes)."""
-    folder = Path(tempfile.mkdtemp(prefix="icrt-"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
