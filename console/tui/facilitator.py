@@ -126,6 +126,7 @@ class FacilitatorApp(App[str]):
         if not hello.get("hand_injects"):
             hand.append(ListItem(Label("(the scenario has no hand_injects)")))
         hand.index = 0
+        hand.focus()  # arrows choose the inject to fire
 
     def _show_upcoming(self) -> None:
         lines = Text()

@@ -55,9 +55,7 @@ async def test_facilitator_sees_what_comes_and_fires_a_hand_inject(
             await pilot.press("p")  # pause the drill clock
             await until(pilot, lambda: ws.drill is not None and ws.drill.clock.paused)
 
-            hand = facilitator.query_one("#hand")
-            hand.focus()
-            await pilot.press("f")  # the first hand inject: m3's disks
+            await pilot.press("down", "up", "f")  # the first hand inject: m3's disks
             panels = trainee.query_one("#panels", Static)
             await until(
                 trainee_pilot, lambda: "EtcdHighFsyncDurations" in text_of(panels), timeout=10
@@ -69,8 +67,10 @@ async def test_facilitator_sees_what_comes_and_fires_a_hand_inject(
             # The trainee's screen shows the inject's words, never the truth.
             assert "systemd hit its start" not in trainee.export_screenshot()
 
+            await trainee_pilot.press("q")  # the trainee quits: the facilitator is told
+            await until(pilot, lambda: not facilitator.attached)
+            assert "DETACHED" in text_of(facilitator.query_one("#clock", Static))
             await pilot.press("q")
-        await trainee_pilot.press("q")
 
     assert ws.incident.path is not None
     events = read_log(ws.incident.path).events
