@@ -193,6 +193,10 @@ def drill_cmd(
     like an incident, marked as a drill. A facilitator attaches from another terminal with
     --facilitator; --serve shows the console in a browser (one drill per browser tab).
     """
+    if drill_id is not None and not facilitator:
+        raise click.UsageError("--drill picks the drill a --facilitator attaches to")
+    if facilitator and serve:
+        raise click.UsageError("--facilitator attaches in this terminal; --serve is the trainee's")
     if facilitator:
         _facilitate(scenario, drill_id)
         return
