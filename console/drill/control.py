@@ -49,6 +49,8 @@ MAX_TEXT = 8 * 1024
 """Any one text field (truth, an inject's words, an event's line) is cut to this many chars."""
 STATE_EVERY_S = 1.0
 """How often the drill tells an attached facilitator its clock (and after every command)."""
+MAX_BACKLOG = 10_000
+"""Messages waiting for one facilitator before the drill stops waiting for it (hangs up)."""
 SPEED_RANGE = (0.25, 64.0)
 _SERVED = itertools.count(1)  # drills served by this process (tests run several)
 
@@ -202,8 +204,17 @@ class ControlServer:
     def _on_event(self, event: Event) -> None:
         if event.type in QUIET_TYPES:
             return
-        for queue in self._clients:
-            queue.put_nowait(self.event(event))
+        for queue in list(self._clients):
+            self._offer(queue, self.event(event))
+
+    def _offer(self, queue: asyncio.Queue[dict[str, Any] | None], message: dict[str, Any]) -> None:
+        """Queue ``message`` for one facilitator; one that stopped reading is hung up on."""
+        if queue.qsize() < MAX_BACKLOG:
+            queue.put_nowait(message)
+            return
+        writer = self._clients.pop(queue, None)
+        if writer is not None:
+            writer.close()
 
     # -- one facilitator ---------------------------------------------------------------------
 
@@ -237,7 +248,7 @@ class ControlServer:
     async def _tick(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
         while True:
             await asyncio.sleep(STATE_EVERY_S)
-            queue.put_nowait(self.state())
+            self._offer(queue, self.state())
 
     async def _send(
         self, queue: asyncio.Queue[dict[str, Any] | None], writer: asyncio.StreamWriter

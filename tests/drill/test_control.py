@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from console.cli import cli
 from console.config import Config, LoadedConfig
+from console.drill import control
 from console.drill.control import (
     MAX_LINE,
     ControlClient,
@@ -21,6 +22,7 @@ from console.drill.control import (
     drills_dir,
     find_drills,
 )
+from console.journal.events import Note
 from console.workspace import Workspace, drill_workspace
 
 
@@ -139,3 +141,17 @@ def test_facilitator_with_no_drill_running_says_so(runtime_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["drill", "--facilitator"])
     assert result.exit_code == 2
     assert "no running drill of any scenario" in result.output
+
+
+async def test_a_facilitator_that_stops_reading_is_hung_up_on(
+    drill: tuple[Workspace, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, path = drill
+    client = await ControlClient.connect(path)
+    await next_of(client, "state")  # everything it was sent on attaching
+    monkeypatch.setattr(control, "MAX_BACKLOG", 0)  # as if 10,000 messages were waiting
+    await ws.incident.sink.emit(Note(text="one more thing"))
+    async with asyncio.timeout(5):
+        left = [m async for m in client.messages()]
+    assert left == []  # hung up on, not sent the note
+    await client.close()
