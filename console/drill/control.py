@@ -280,7 +280,7 @@ class ControlServer:
                 said = f"fired {hand.name}"
             else:
                 raise ValueError(f"unknown command {cmd!r}")
-        except ValueError as exc:
+        except (ValueError, ConsoleError) as exc:  # a bad command, or a journal that refused it
             return {"type": "reply", "ok": False, "message": _cut(str(exc))}
         return {"type": "reply", "ok": True, "message": said}
 
