@@ -156,7 +156,7 @@ class DevTools:
                 await self.key(char, f"Key{char.upper()}", ord(char.upper()), char)
 
 
-async def eventually(check: Any, what: str, timeout: float = 30.0) -> Any:
+async def eventually(check: Any, what: str, timeout: float = 60.0) -> Any:
     """Await ``check()`` until it returns something true; fail naming ``what``."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -178,6 +178,7 @@ def notes(logs: Path) -> list[str]:
     ]
 
 
+@pytest.mark.timeout(300)  # a browser and a console on two shared cores
 async def test_the_drill_served_to_a_real_browser(
     served: tuple[int, Path], chromium: int, tmp_path: Path
 ) -> None:
