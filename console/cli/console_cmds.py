@@ -7,6 +7,8 @@ core) stays usable without it.
 from __future__ import annotations
 
 import asyncio
+import shlex
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from console.cli.common import (
     use_redactor,
 )
 from console.config import Config, LoadedConfig
+from console.drill.control import ControlClient, ControlError, find_drills
 from console.drill.debrief import debrief
 from console.errors import ConsoleError, SourceError
 from console.runbook.parse import load_runbook
@@ -157,16 +160,104 @@ def _try_load(path: Path):  # type: ignore[no-untyped-def]
 @speed_option(1.0)
 @journal_option
 @config_option
+@click.option(
+    "--facilitator",
+    is_flag=True,
+    help="Attach a facilitator's console to the running drill of SCENARIO (any, if omitted).",
+)
+@click.option(
+    "--drill",
+    "drill_id",
+    metavar="ID",
+    help="With --facilitator: the drill to attach to (its id, process id or log file).",
+)
+@click.option("--serve", is_flag=True, help="Serve the trainee's console to a web browser.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="With --serve."
+)
 def drill_cmd(
-    scenario: Path | None, speed: float, journal: Path | None, config_path: str | None
+    scenario: Path | None,
+    speed: float,
+    journal: Path | None,
+    config_path: str | None,
+    facilitator: bool,
+    drill_id: str | None,
+    serve: bool,
+    host: str,
+    port: int,
 ) -> None:
     """Run a tabletop drill on SCENARIO's simulated cluster (default: the bundled one).
 
     Nothing leaves this machine: nodes and Prometheus are simulated. The drill is journalled
-    like an incident, marked as a drill.
+    like an incident, marked as a drill. A facilitator attaches from another terminal with
+    --facilitator; --serve shows the console in a browser (one drill per browser tab).
     """
+    if drill_id is not None and not facilitator:
+        raise click.UsageError("--drill picks the drill a --facilitator attaches to")
+    if facilitator and serve:
+        raise click.UsageError("--facilitator attaches in this terminal; --serve is the trainee's")
+    if facilitator:
+        _facilitate(scenario, drill_id)
+        return
+    if serve:
+        _serve_in_browser(scenario, speed, journal, config_path, host, port)
+        return
     loaded = load_config_or_exit(config_path)
     _serve(drill_workspace(loaded, scenario, speed=speed, journal=journal))
+
+
+def _facilitate(scenario: Path | None, drill_id: str | None) -> None:
+    """Find the running drill asked for and run the facilitator's console on it."""
+    from console.tui.facilitator import run_facilitator
+
+    with asyncio.Runner() as runner:
+        try:
+            found = runner.run(find_drills(None if drill_id else scenario, drill_id))
+            if len(found) != 1:
+                asked = drill_id or (str(scenario) if scenario else "any scenario")
+                ids = ", ".join(f"{d.drill} (pid {d.hello.get('pid')})" for d in found)
+                die(
+                    f"{len(found)} running drills match {asked}: {ids}; pick one with --drill ID"
+                    if found
+                    else f"no running drill of {asked} (start one with: incident-console drill)"
+                )
+            client = runner.run(ControlClient.connect(found[0].path))
+        except ControlError as exc:
+            die(str(exc))
+        farewell = runner.run(run_facilitator(client))
+    if farewell:
+        echo(farewell)
+
+
+def _serve_in_browser(
+    scenario: Path | None,
+    speed: float,
+    journal: Path | None,
+    config_path: str | None,
+    host: str,
+    port: int,
+) -> None:
+    """Serve ``drill`` (the same options, without --serve) to browsers on ``host:port``."""
+    from console.tui.room import is_loopback, serve_in_browser
+
+    command = [sys.executable, "-m", "console", "drill", "--speed", f"{speed:g}"]
+    for option, value in (("--journal", journal), ("--config", config_path)):
+        if value is not None:
+            command += [option, str(Path(value).resolve())]
+    if scenario is not None:
+        command.append(str(scenario.resolve()))
+    if not is_loopback(host):
+        echo(
+            f"incident-console: warning: serving on {host}: anyone who reaches it drives the "
+            "drill (there is no login)",
+            err=True,
+        )
+    echo(f"the drill's console: http://{host}:{port}/ (each browser tab starts its own drill)")
+    try:
+        serve_in_browser(shlex.join(command), host=host, port=port, title="incident-console drill")
+    except OSError as exc:
+        die(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
 
 
 @cli.command("demo")

@@ -53,8 +53,17 @@ class DrillEngine:
         return happening
 
     async def control(self, what: str) -> None:
-        """Pause, resume or change speed (``pause``, ``resume``, ``speed=4``) and journal it."""
-        if what == "pause":
+        """Pause, resume, change speed or skip ahead and journal it.
+
+        ``pause``, ``resume``, ``speed=4``; ``skip`` jumps the clock to the next inject, which
+        is then applied (and journalled) right after the skip itself.
+        """
+        skip_to = self.simulator.next_inject_at() if what == "skip" else None
+        if what == "skip":
+            if skip_to is None:
+                raise ValueError("no inject is left on the timeline")
+            what = f"skip to T+{skip_to:g}s"
+        elif what == "pause":
             self.clock.pause()
         elif what == "resume":
             self.clock.resume()
@@ -65,6 +74,9 @@ class DrillEngine:
         await self.sink.emit(
             DrillInject(at_s=round(self.simulator.now(), 3), description=f"facilitator: {what}")
         )
+        if skip_to is not None:  # jump and apply with no await between: nothing slips in
+            self.clock.advance(skip_to - self.simulator.now())
+            await self.tick()
 
     async def _record(self, happening: Happening, *, by_hand: bool = False) -> None:
         self.said.append(happening)

@@ -15,6 +15,10 @@ A scenario is YAML::
         say: "PagerDuty: EtcdMemberDown fired for m2"
         set: [{name: etcd_server_has_leader, labels: {instance: m2}, value: 0}]
         fire: [{alertname: EtcdMemberDown, labels: {instance: m2}}]
+    hand_injects:                        # fired by the facilitator, by name
+      - name: m3-disk
+        say: "m3 is now showing disk latency warnings"
+        fire: [{alertname: EtcdHighFsyncDurations, labels: {instance: m3}}]
     responses:
       - on: name=m2
         match: 'systemctl restart etcd'
@@ -117,6 +121,13 @@ class Inject(Effects):
     say: str = ""
 
 
+class HandInject(Effects):
+    """An inject the facilitator fires by hand, by ``name``, when the room needs it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    say: str = ""
+
+
 class Response(Strict):
     """A scripted reply of a node to a command matching ``match`` (a regex search)."""
 
@@ -137,6 +148,7 @@ class Scenario(Strict):
 
     title: str
     description: str = ""
+    truth: str = ""  # what really happened: the facilitator's screen only
     runbook: str | None = None
     nodes: list[SimNode] = Field(min_length=1)
     panels: list[Panel] = Field(default_factory=list)
@@ -144,6 +156,7 @@ class Scenario(Strict):
     series: list[SeriesSet] = Field(default_factory=list)
     alerts: list[AlertSpec] = Field(default_factory=list)
     timeline: list[Inject] = Field(default_factory=list)
+    hand_injects: list[HandInject] = Field(default_factory=list)
     responses: list[Response] = Field(default_factory=list)
     default_response: Response = Field(
         default_factory=lambda: Response(
@@ -173,18 +186,27 @@ def parse_scenario(text: str, file: str | Path) -> Scenario:
         problems.extend(validation_problems(exc, file, doc.lines, data=data))
         raise SourceError(problems) from None
     _check_when(scenario, file, doc.lines, problems)
-    names = [n.name for n in scenario.nodes]
+    names = {"nodes": [n.name for n in scenario.nodes]}
+    names["hand_injects"] = [h.name for h in scenario.hand_injects]
+    for section, listed in names.items():
+        _check_unique(section, listed, file, doc.lines, problems)
+    if problems:
+        raise SourceError(problems)
+    return scenario
+
+
+def _check_unique(
+    section: str, names: list[str], file: str | Path, lines: LineMap, problems: ProblemList
+) -> None:
+    """Each name in ``section`` (nodes, hand injects) is used once: a second one is a problem."""
     for index, name in enumerate(names):
         if name in names[:index]:
             problems.add(
                 file,
-                doc.lines.line_for(("nodes", index)),
-                f"duplicate node name {name!r}",
-                key=f"nodes[{index}].name",
+                lines.line_for((section, index)),
+                f"duplicate {section.rstrip('s').replace('_', ' ')} name {name!r}",
+                key=f"{section}[{index}].name",
             )
-    if problems:
-        raise SourceError(problems)
-    return scenario
 
 
 def _check_when(

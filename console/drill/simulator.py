@@ -77,6 +77,10 @@ class Simulator:
         """Drill time of the next inject, if any is left."""
         return self._pending[0].at if self._pending else None
 
+    def upcoming(self) -> list[Inject]:
+        """The timeline's injects not applied yet, soonest first (the facilitator's view)."""
+        return list(self._pending)
+
     def tick(self) -> list[Happening]:
         """Apply every inject that is due; return them in order."""
         now = self.now()

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, ListView, Markdown, RichLog, Static
 
+from console.drill.control import ControlError, ControlServer
 from console.execute.session import ConfirmAnswer, ConfirmRequest
 from console.incident import QUIET_TYPES
 from console.journal.events import (
@@ -130,6 +131,7 @@ class ConsoleApp(App[str]):
             self.run_worker(self.ws.poller.run(), name="telemetry", group="engines")
         if self.ws.drill is not None:
             self.run_worker(self.ws.drill.run(), name="drill", group="engines")
+            self.run_worker(self._facilitator_channel(), name="channel", group="engines")
         if self.ws.runbook is not None:
             self.open_runbook(self.ws.runbook)
         else:
@@ -137,6 +139,15 @@ class ConsoleApp(App[str]):
         for warning in self.ws.incident.warnings:
             self.notify(self.shown(warning), title="Incident log", severity="warning", markup=False)
         self._status()
+
+    async def _facilitator_channel(self) -> None:
+        """Let a facilitator attach from another terminal (``drill --facilitator``)."""
+        if self.ws.drill is None or self.ws.scenario is None:
+            return
+        try:
+            await ControlServer(self.ws.drill, self.ws.scenario, self.ws.incident).run()
+        except (ControlError, OSError) as exc:  # the drill goes on without a facilitator
+            self.notify(self.shown(f"no facilitator channel: {exc}"), markup=False)
 
     def _history(self) -> list[Text]:
         """The timeline so far, as folded while it was written (the log is not read again)."""

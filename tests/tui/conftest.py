@@ -9,6 +9,7 @@ import pytest
 from textual.pilot import Pilot
 
 from console.tui.app import ConsoleApp
+from tests.drill.conftest import runtime_dir  # noqa: F401  (the drill socket folder)
 
 Autopilot = Callable[[Pilot[str]], Awaitable[None]]
 
