@@ -7,7 +7,8 @@ so the palette adds no second path: the palette's Quit is Textual's, which the c
 to its own quit (``ConsoleApp.action_quit``).
 
 Every title, id and label shown here comes from outside (a runbook, an alert) and goes through
-the console's ``shown`` first; the palette never reads it as markup.
+the console's ``shown`` first; the palette reads plain strings as markup, so each line is given
+to it as ``Content`` and each help line escaped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.markup import escape
 
 from console.journal.milestones import LABELS, ORDER
 from console.report.export import RENDERERS
@@ -116,6 +120,17 @@ def _silence_commands(app: ConsoleApp, minutes: int | None) -> Iterator[PaletteC
             )
 
 
+def _highlight(matcher: Matcher, text: str) -> Content:
+    """``text`` with the query's letters marked, as ``Matcher.highlight`` does, except that the
+    text stays plain (``highlight`` reads it as markup)."""
+    content = Content(text)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
 class ConsoleCommands(Provider):
     """The console's commands for Textual's command palette."""
 
@@ -127,7 +142,7 @@ class ConsoleCommands(Provider):
     async def discover(self) -> Hits:
         """Everything, in the order ``console_commands`` gives it, before anything is typed."""
         for command in console_commands(self.console):
-            yield DiscoveryHit(command.text, command.run, help=command.help)
+            yield DiscoveryHit(Content(command.text), command.run, help=escape(command.help))
 
     async def search(self, query: str) -> Hits:
         """The commands whose text matches ``query`` (fuzzy, as Textual's own commands)."""
@@ -135,5 +150,6 @@ class ConsoleCommands(Provider):
         for command in console_commands(self.console, query):
             score = matcher.match(command.text)
             if score > 0:
-                highlighted = matcher.highlight(command.text)
-                yield Hit(score, highlighted, command.run, text=command.text, help=command.help)
+                highlighted = _highlight(matcher, command.text)
+                help_text = escape(command.help)
+                yield Hit(score, highlighted, command.run, text=command.text, help=help_text)

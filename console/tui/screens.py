@@ -155,7 +155,7 @@ class TextScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, id="dialog-title")
+            yield Label(Text(self.title_text), id="dialog-title")  # may name an alert
             yield Input(placeholder=self.placeholder, id="text")
 
     def on_mount(self) -> None:

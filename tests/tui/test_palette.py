@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Static
 
@@ -291,3 +291,48 @@ def test_minutes_in_a_query() -> None:
     assert minutes_in("silence etcd") is None
     assert minutes_in("silence etcd 0") is None
     assert minutes_in("silence etcd999999") is None
+
+
+HOSTILE = """---
+id: hostile
+title: "[red]Red[/red] \\e]52;c;QQ==\\a"
+alerts: [EtcdMemberDown]
+---
+# Hostile
+
+## 1. [link=http://example.invalid]click[/link]
+
+```sh check
+#| id: look
+#| on: local
+echo hi
+```
+"""
+
+
+async def test_palette_shows_runbook_text_literally(tmp_path: Path) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "hostile.md").write_text(HOSTILE)
+    config = Config(runbooks=[tmp_path / "runbooks"], checks=[])
+    ws = await drill_workspace(
+        LoadedConfig(config=config, path=None, sha256=None), journal=tmp_path
+    )
+    hostile = ws.library.by_id("hostile")
+    assert hostile is not None
+    ws.runbook = hostile
+    app = ConsoleApp(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"red")
+        await pilot.pause(0.5)
+        listed = app.screen.query_one(CommandList)
+        prompts = [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
+        (line,) = [p for p in prompts if p.startswith("Open runbook: [red]Red[/red]")]
+        assert "\x1b" not in line and "␛]52;" in line
+        await pilot.press(*["backspace"] * 3, *"click")
+        await pilot.pause(0.5)
+        prompts = [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
+        assert any("[link=http://example.invalid]click[/link]" in p for p in prompts)
+        await pilot.press("escape", "q")
