@@ -37,7 +37,7 @@ from console.sanitize import visible
 from console.telemetry.alerts import Alert
 from console.telemetry.state import TelemetryState
 from console.tui.messages import EventRecorded, TelemetryUpdated
-from console.tui.palette import ConsoleCommands
+from console.tui.palette import NO_SILENCES, ConsoleCommands
 from console.tui.screens import (
     ConfirmScreen,
     HelpScreen,
@@ -439,7 +439,7 @@ class ConsoleApp(App[str]):
         name = self.shown(alert.alertname, one_line=True)
         if silences is None:
             self.notify(
-                "silences need Alertmanager: add alertmanager: {url: ...} to console.yaml",
+                NO_SILENCES,
                 title=f"cannot silence {name}",
                 severity="error",
                 markup=False,

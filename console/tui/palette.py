@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 SILENCE_MINUTES = (15, 30, 60, 120)
 """Durations offered for a silence when the query names none."""
 MAX_SILENCE_MINUTES = 7 * 24 * 60
+NO_SILENCES = "silences need Alertmanager: add alertmanager: {url: ...} to console.yaml"
 _MINUTES = re.compile(r"(?<![\w.])(\d{1,5})\s*(m|min|mins|minutes?|h|hours?)?(?![\w.])", re.I)
 
 
@@ -109,13 +110,15 @@ def _step_commands(app: ConsoleApp) -> Iterator[PaletteCommand]:
 
 def _silence_commands(app: ConsoleApp, minutes: int | None) -> Iterator[PaletteCommand]:
     firing = app.telemetry.firing if app.telemetry is not None else []
+    can_silence = app.ws.poller is not None and app.ws.poller.silences is not None
+    where = "in Alertmanager, journalled; asks why" if can_silence else NO_SILENCES
     for alert in firing:
         name = app.shown(alert.alertname, one_line=True)
         labels = app.shown(labels_line(alert), one_line=True)
         for each in [minutes] if minutes is not None else SILENCE_MINUTES:
             yield PaletteCommand(
                 f"Silence {name} for {each} minutes",
-                f"{labels} · in Alertmanager, journalled; asks why",
+                f"{labels} · {where}",
                 partial(app.silence_alert, alert, each),
             )
 

@@ -21,7 +21,7 @@ from textual.widgets import Input, Static
 from console.config import Config, LoadedConfig, load_config
 from console.journal.reader import read_log
 from console.tui.app import ConsoleApp
-from console.tui.palette import console_commands, minutes_in
+from console.tui.palette import NO_SILENCES, console_commands, minutes_in
 from console.tui.screens import HelpScreen, PromptScreen, RunbookPicker, TextScreen
 from console.workspace import Workspace, drill_workspace, live_workspace
 from tests.servers import Server
@@ -182,6 +182,13 @@ async def test_palette_lists_runbooks_answering_the_page_first_and_opens_one(
         assert "Go to block disk-free (check, step 2)" in texts
         assert {"Mark acknowledged", "Snapshot the panels", "Write a note"} <= set(texts)
         assert "Export the postmortem (md)" in texts
+        # a drill has no Alertmanager: the silence says so, and nothing is journalled
+        silences = [c for c in console_commands(app, "silence 20") if c.text.startswith("Sil")]
+        assert [c.text for c in silences] == ["Silence EtcdMemberDown for 20 minutes"]
+        assert NO_SILENCES in silences[0].help
+        silences[0].run()
+        await until(pilot, lambda: any(NO_SILENCES in n.message for n in app._notifications))
+        assert not ws.incident.state.silences
 
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
