@@ -14,12 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from textual.app import App, ComposeResult
 from textual.command import CommandList, CommandPalette
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Static
 
 from console.config import Config, LoadedConfig, load_config
 from console.journal.reader import read_log
+from console.journal.redact import REDACTED, Redactor
+from console.runbook.match import AlertValue
+from console.runbook.model import VarSpec
 from console.tui.app import ConsoleApp
 from console.tui.palette import NO_SILENCES, console_commands, minutes_in
 from console.tui.screens import HelpScreen, PromptScreen, RunbookPicker, TextScreen
@@ -343,3 +347,35 @@ async def test_palette_shows_runbook_text_literally(tmp_path: Path) -> None:
         prompts = [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
         assert any("[link=http://example.invalid]click[/link]" in p for p in prompts)
         await pilot.press("escape", "q")
+
+
+class PromptHarness(App[None]):
+    """The variable prompt alone, pre-filled from ``filled``."""
+
+    def __init__(self, filled: AlertValue) -> None:
+        super().__init__()
+        self.filled = filled
+
+    def compose(self) -> ComposeResult:
+        yield Static("console")
+
+    def on_mount(self) -> None:
+        spec = VarSpec(prompt="Which member?", label="instance")
+        self.push_screen(PromptScreen("member", spec, None, Redactor(), filled=self.filled))
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("m2\x1b]52;c;QQ==\x07", "instance=m2␛]52;c;QQ==␇"),  # a control: shown as a picture
+        ("password=hunter2", "instance=password=" + REDACTED),  # a secret: redacted
+    ],
+)
+async def test_a_label_value_that_cannot_show_as_itself_is_not_prefilled(
+    value: str, said: str
+) -> None:
+    app = PromptHarness(AlertValue(value, "EtcdMemberDown", "instance"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        assert app.screen.query_one(Input).value == ""
+        assert said in str(app.screen.query_one("#filled-from", Static).render())
