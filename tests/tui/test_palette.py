@@ -222,17 +222,23 @@ async def test_palette_lists_runbooks_answering_the_page_first_and_opens_one(
         await pilot.press("q")
 
 
-async def test_quit_from_the_palette_takes_the_path_of_q(tmp_path: Path) -> None:
+@pytest.mark.parametrize("way", ["palette", "ctrl+q"])
+async def test_quit_from_the_palette_or_ctrl_q_takes_the_path_of_q(
+    tmp_path: Path, way: str
+) -> None:
     loaded = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)
     ws = await drill_workspace(loaded, None, speed=30, journal=tmp_path)
     app = ConsoleApp(ws)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.3)
-        await pilot.press("ctrl+p")
-        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
-        await pilot.press(*"quit")
-        await pilot.pause(0.5)
-        await pilot.press("down", "enter")
+        if way == "palette":
+            await pilot.press("ctrl+p")
+            await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+            await pilot.press(*"quit")
+            await pilot.pause(0.5)
+            await pilot.press("down", "enter")
+        else:
+            await pilot.press("ctrl+q")
         await until(pilot, lambda: app.return_value is not None)
     assert app.return_value  # the console's own farewell, not Textual's bare exit
     log = ws.incident.path
