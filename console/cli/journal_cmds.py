@@ -15,11 +15,8 @@ from console.cli.common import EXIT_OK, die, echo, echo_json, printer_redactor
 from console.errors import Problem
 from console.journal.events import IncidentClosed
 from console.journal.reader import LogUnreadable, follow_log, read_batches, read_log
-from console.journal.redact import redact_json
 from console.journal.verify import Verifier, VerifyReport
-from console.report.html import to_html
-from console.report.markdown import to_markdown
-from console.report.postmortem import Postmortem, build_postmortem, to_json
+from console.report.export import RENDERERS, redacted_postmortem
 from console.report.timeline import Timeline
 
 DEFAULT_KEY_ENV = "INCIDENT_LOG_KEY"
@@ -129,7 +126,7 @@ def verify_cmd(log: Path, head: str | None, key_env: str | None, as_json: bool) 
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "html", "json"]),
+    type=click.Choice(list(RENDERERS)),
     required=True,
     help="md (Markdown), html (one self-contained page) or json.",
 )
@@ -163,13 +160,10 @@ def export_cmd(log: Path, fmt: str, output: Path | None, key_env: str | None) ->
         integrity = f"{len(failing)} finding(s): run `incident-console verify {log.name}`"
     else:
         integrity = f"verified, no findings (chain {report.chain})"
-    postmortem = build_postmortem(result.events, log_name=log.name, integrity=integrity)
-    # The log was redacted when written; this applies today's rules too, field by field.
-    postmortem = Postmortem.model_validate(
-        redact_json(postmortem.model_dump(mode="json"), printer_redactor())
+    postmortem = redacted_postmortem(
+        result.events, log_name=log.name, integrity=integrity, redactor=printer_redactor()
     )
-    render = {"md": to_markdown, "html": to_html, "json": to_json}[fmt]
-    text = render(postmortem)
+    text = RENDERERS[fmt](postmortem)
     if output is None:
         if fmt == "json":
             echo_json(postmortem.model_dump(mode="json"))

@@ -120,3 +120,33 @@ def rank_runbooks(
         return (-match.score, len(meta.alerts), 0 if same_severity else 1, match.runbook.id)
 
     return sorted(matches, key=order)
+
+
+@dataclass(frozen=True)
+class AlertValue:
+    """A variable's value as read from a firing alert's label (a ``label:`` in ``vars:``)."""
+
+    value: str
+    alertname: str
+    label: str
+
+    def __str__(self) -> str:
+        return f"from alert {self.alertname}: {self.label}={self.value}"
+
+
+def values_from_alerts(
+    runbook: Runbook, alerts: Sequence[AlertLike], *, base: Path | None = None
+) -> dict[str, AlertValue]:
+    """Each variable that names a ``label:``, read from the first alert answered by ``runbook``
+    that carries that label; alerts the runbook does not answer are never used."""
+    answering = [a for a in alerts if rank_runbooks(a, [runbook], base=base)]
+    out: dict[str, AlertValue] = {}
+    for name, spec in runbook.meta.vars.items():
+        if spec.label is None:
+            continue
+        for alert in answering:
+            value = alert.labels.get(spec.label)
+            if value:
+                out[name] = AlertValue(value, alert.alertname, spec.label)
+                break
+    return out

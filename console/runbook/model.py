@@ -20,6 +20,8 @@ from console.selector import SelectorText
 KINDS = ("check", "action")
 BUILTIN_VARS = ("node", "host", "incident")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+LABEL_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+"""A Prometheus label name."""
 
 Kind = Literal["check", "action"]
 
@@ -367,11 +369,32 @@ class VarSpec(Strict):
     pattern: Regex | None = None
     default: str | None = None
     choices: list[str] | None = None
+    label: str | None = None
+    """The firing alert's label whose value pre-fills the prompt (still validated)."""
 
     @field_validator("default", mode="before")
     @classmethod
     def _default(cls, value: Any) -> Any:
         return None if value is None else str(value)
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(LABEL_NAME, value):
+            raise ValueError(
+                f"{value!r} is not an alert label name (letters, digits and _, "
+                "not starting with a digit)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _label_or_default(self) -> VarSpec:
+        if self.label is not None and self.default is not None:
+            raise ValueError(
+                "label: pre-fills the prompt, but a variable with a default is never asked: "
+                "drop default: or label:"
+            )
+        return self
 
     def problem_with(self, value: str) -> str | None:
         """Why ``value`` is not acceptable, or ``None`` if it is."""

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, ListView, Markdown, RichLog, Static
 
 from console.drill.control import ControlError, ControlServer
+from console.errors import ConsoleError
 from console.execute.session import ConfirmAnswer, ConfirmRequest
 from console.incident import QUIET_TYPES
 from console.journal.events import (
@@ -27,18 +28,24 @@ from console.journal.events import (
     StepEntered,
     StepSkipped,
 )
+from console.journal.log import default_actor
+from console.journal.reader import LogUnreadable
+from console.report.export import export_beside
 from console.report.timeline import describe
-from console.runbook.match import rank_runbooks
+from console.runbook.match import AlertValue, rank_runbooks, values_from_alerts
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.sanitize import visible
+from console.telemetry.alerts import Alert
 from console.telemetry.state import TelemetryState
 from console.tui.messages import EventRecorded, TelemetryUpdated
+from console.tui.palette import NO_SILENCES, ConsoleCommands
 from console.tui.screens import (
     ConfirmScreen,
     HelpScreen,
     PromptScreen,
     RunbookPicker,
     TextScreen,
+    help_sections,
 )
 from console.tui.widgets import (
     BlocksList,
@@ -57,6 +64,7 @@ class ConsoleApp(App[str]):
 
     CSS_PATH = "console.tcss"
     TITLE = "incident-console"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="help"),
         Binding("r", "run_block", "Run", id="run-block"),
@@ -359,12 +367,13 @@ class ConsoleApp(App[str]):
 
     @work
     async def action_open_runbook(self) -> None:
-        choices = self._ranked_runbooks()
+        choices = self.ranked_runbooks()
         runbook = await self.push_screen_wait(RunbookPicker(choices, self.redactor))
         if runbook is not None:
             self.open_runbook(runbook)
 
-    def _ranked_runbooks(self) -> list[tuple[Runbook, str]]:
+    def ranked_runbooks(self) -> list[tuple[Runbook, str]]:
+        """The library, runbooks answering firing alerts first, each with why it is offered."""
         runbooks = self.ws.library.runbooks
         out: list[tuple[Runbook, str]] = []
         seen: set[str] = set()
@@ -408,8 +417,85 @@ class ConsoleApp(App[str]):
         path = self.ws.incident.path
         self.exit(f"suspended; resume with: incident-console resume {path}" if path else "")
 
+    async def action_quit(self) -> None:
+        """Every other way out (ctrl+q, the palette's Quit) takes the same path as ``q``."""
+        await self.action_quit_console()
+
+    async def jump_to(self, step: Step, block: Block | None = None) -> None:
+        """Show ``step`` and, if given, select ``block`` in it, as moving there by keys would."""
+        runbook = self.ws.runbook
+        if runbook is None or step not in runbook.steps:
+            return
+        self.query_one(StepsList).index = runbook.steps.index(step)
+        self._show_step(step)
+        if block is None or block not in step.blocks:
+            self.query_one(StepsList).focus()
+            return
+        blocks = self.query_one(BlocksList)
+        wanted = [b.id for b in step.blocks]
+        for _ in range(100):  # the list is rebuilt by mounting: select once it holds the step's
+            if [item.name for item in blocks.children] == wanted:
+                break
+            await asyncio.sleep(0.01)
+        blocks.index = None  # so the highlight is announced again, after any stale one
+        blocks.index = wanted.index(block.id)
+        self.block = block
+        self._show_block()
+        blocks.focus()
+
+    @work(group="silence")
+    async def silence_alert(self, alert: Alert, minutes: int) -> None:
+        """Silence ``alert`` (all its labels) in Alertmanager for ``minutes``; asks why first."""
+        silences = self.ws.poller.silences if self.ws.poller is not None else None
+        name = self.shown(alert.alertname, one_line=True)
+        if silences is None:
+            self.notify(
+                NO_SILENCES,
+                title=f"cannot silence {name}",
+                severity="error",
+                markup=False,
+            )
+            return
+        comment = await self.push_screen_wait(
+            TextScreen(f"Silence {name} for {minutes} minutes: why?")
+        )
+        if not comment:
+            return
+        actor = self.ws.config.actor or default_actor()
+        try:
+            silence = await silences.create(
+                alert, duration=minutes * 60, created_by=actor, comment=comment
+            )
+        except ConsoleError as exc:  # Alertmanager down or refusing, or no labels to match
+            self.notify(
+                self.shown(str(exc)), title=f"cannot silence {name}", severity="error", markup=False
+            )
+            return
+        self.notify(self.shown(f"silence {silence.id}: {name} for {minutes} minutes"), markup=False)
+
+    @work(group="export")
+    async def export_postmortem(self, fmt: str) -> None:
+        """Write the postmortem of this incident's log beside it, as ``export`` would."""
+        log = self.ws.incident.path
+        if log is None:
+            self.notify("nothing to export: this incident has no log", severity="warning")
+            return
+        state = self.ws.incident.state
+        integrity = (
+            f"written from the console with the incident {'closed' if state.closed else 'open'} "
+            f"at head {state.head[:12]}; run `incident-console verify {log.name}`"
+        )
+        try:
+            path = await asyncio.to_thread(
+                export_beside, log, fmt, integrity=integrity, redactor=self.redactor
+            )
+        except (OSError, LogUnreadable) as exc:
+            self.notify(self.shown(str(exc)), title="export failed", severity="error", markup=False)
+            return
+        self.notify(self.shown(f"wrote {path}"), title="postmortem", markup=False)
+
     async def action_help(self) -> None:
-        await self.push_screen(HelpScreen())
+        await self.push_screen(HelpScreen(help_sections(self)))
 
     async def _stop_engines(self) -> None:
         if self._block_task is not None and not self._block_task.done():
@@ -424,7 +510,19 @@ class ConsoleApp(App[str]):
         return await self.push_screen_wait(ConfirmScreen(request, self.redactor))
 
     async def _prompt(self, name: str, spec: VarSpec, problem: str | None) -> str | None:
-        return await self.push_screen_wait(PromptScreen(name, spec, problem, self.redactor))
+        filled = self._alert_values().get(name)
+        screen = PromptScreen(name, spec, problem, self.redactor, filled=filled)
+        return await self.push_screen_wait(screen)
+
+    def _alert_values(self) -> dict[str, AlertValue]:
+        """Variables pre-filled from the labels of firing alerts (as journalled) that the
+        current runbook answers; alerts nobody has silenced first."""
+        if self.ws.runbook is None:
+            return {}
+        firing = sorted(
+            (a.firing.data for a in self.ws.incident.state.firing), key=lambda a: a.silenced
+        )
+        return values_from_alerts(self.ws.runbook, firing)
 
 
 async def run_app(workspace: Workspace) -> str | None:

@@ -56,7 +56,7 @@ async def test_work_the_bundled_drill(tmp_path: Path) -> None:
         await pilot.press("down", "down", "enter")  # step 3: restart the member
         await pilot.press("r")  # refused: disk-free has not passed yet
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
-        await pilot.press("m", "2", "enter")
+        await pilot.press("ctrl+u", "m", "2", "enter")  # over the alert's instance label
         await until(pilot, lambda: status(state, "restart") == "refused")
         await pilot.press("escape", "up", "enter")  # step 2: why is it down
         await pilot.press("down", "r")  # disk-free on m2
