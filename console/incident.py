@@ -164,7 +164,7 @@ class Incident:
         )
         if accepted or accept_reason is not None:
             await incident.sink.emit(
-                RiskAccepted(reason=accept_reason or "", violations=[str(v) for v in accepted])
+                RiskAccepted(reason=accept_reason or "", violations=[str(v) for v in accepted or []])
             )
         if runbook is not None:
             await incident.record_runbook(runbook)
