@@ -106,7 +106,7 @@ class StepsList(ListView):
         super().__init__(id=id)
         self.redactor = redactor or Redactor()
         self.steps: list[Step] = []
-        self._labels: list[Label] = []
+        self.labels: list[Label] = []
         self._loading = asyncio.Lock()
 
     async def load(self, steps: list[Step]) -> None:
@@ -114,10 +114,10 @@ class StepsList(ListView):
         async with self._loading:
             await self.clear()
             self.steps = list(steps)
-            self._labels = [Label() for _ in steps]
+            self.labels = [Label() for _ in steps]
             await self.extend(
                 ListItem(label, name=step.slug)
-                for step, label in zip(self.steps, self._labels, strict=True)
+                for step, label in zip(self.steps, self.labels, strict=True)
             )
             self.index = 0 if steps else None
 
@@ -126,7 +126,7 @@ class StepsList(ListView):
 
         ``waiting``: blocks between attempts, whose last failed attempt is not the last word.
         """
-        for step, label in zip(self.steps, self._labels, strict=True):
+        for step, label in zip(self.steps, self.labels, strict=True):
             current = CURRENT_MARK if state.current_step == step.slug else " "
             mark = STEP_MARK[step_status(step, state, waiting)]
             title = shown(self.redactor, step.title, one_line=True)
@@ -165,6 +165,8 @@ def block_status(state: IncidentState, block_id: str) -> tuple[str, str]:
         return ("refused" if reason.startswith("refused") else "declined"), reason
     if run is None:
         return "not run", ""
+    if run.cancelled is not None:  # also after a finished attempt, when its retries were
+        return "cancelled", run.cancelled.data.reason
     reason = run.finished.data.reason if run.finished else ""
     return run.status, reason
 
@@ -188,7 +190,7 @@ class BlocksList(ListView):
         super().__init__(id=id)
         self.redactor = redactor or Redactor()
         self.blocks: list[Block] = []
-        self._labels: list[Label] = []
+        self.labels: list[Label] = []
         self._texts: list[Text] = []
         self._loading = asyncio.Lock()
 
@@ -201,11 +203,11 @@ class BlocksList(ListView):
         async with self._loading:
             await self.clear()
             self.blocks = list(blocks)
-            self._labels = [Label() for _ in blocks]
+            self.labels = [Label() for _ in blocks]
             self._texts = [Text() for _ in blocks]
             await self.extend(
                 ListItem(label, name=block.id)
-                for block, label in zip(self.blocks, self._labels, strict=True)
+                for block, label in zip(self.blocks, self.labels, strict=True)
             )
             ids = [b.id for b in blocks]
             self.index = ids.index(select) if select in ids else (0 if blocks else None)
@@ -232,7 +234,7 @@ class BlocksList(ListView):
         self._paint()
 
     def _paint(self) -> None:
-        for index, (label, text) in enumerate(zip(self._labels, self._texts, strict=True)):
+        for index, (label, text) in enumerate(zip(self.labels, self._texts, strict=True)):
             mark = SELECTED_MARK if index == self.index else " "
             label.update(Text.assemble(mark, text))
 
