@@ -376,7 +376,17 @@ class RunbookSession:
             return None
         states = ", ".join(f"{r} ({self.verdicts.get(r, 'not run')})" for r in unmet)
         reason = f"refused: requires checks that have not passed in this run: {states}"
-        return await self._refuse(block, _run_id(), [], reason, "refused")
+        return await self._refuse(block, _run_id(), self._known_nodes(block), reason, "refused")
+
+    def _known_nodes(self, block: Block) -> list[str]:
+        """The nodes ``block`` would run on, when that is known without asking for anything."""
+        if self.missing_vars([block]):
+            return []
+        try:
+            plan = self.plan(block)
+        except (VarError, SourceError, SelectorError):
+            return []
+        return [n.name for n in plan.nodes] if block.runs_on_nodes else [_console_node(plan)]
 
     async def run_block(self, block: Block) -> BlockRun:
         """Run one block: confirm it if it is an action, re-run a check under ``within``."""

@@ -241,6 +241,9 @@ async def test_an_unmet_requirement_refuses_before_any_variable_is_asked(tmp_pat
     assert run.verdict == "refused" and asked == []
     declined = payloads(sink, ActionDeclined)
     assert len(declined) == 2 and "gate (not run)" in declined[-1].reason
+    assert declined[-1].nodes == []  # unknown until {{member}} is given, which was not asked
+    session.set_var("member", "m2")
+    assert (await session.run_block(act)).not_run == ["local"]  # known now: named
     await session.run_block(gate)
     assert session.unmet_requires(act) == [] and await session.refuse_unmet(act) is None
 
