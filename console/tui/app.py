@@ -173,7 +173,9 @@ class ConsoleApp(App[str]):
                 timeout=30,
                 markup=False,
             )
-        if event.type.startswith(("block.", "node.", "step.", "action.", "output.")):
+        if event.type in ("block.output", "output.truncated"):
+            self._show_block()  # output changes no mark or status
+        elif event.type.startswith(("block.", "node.", "step.", "action.")):
             self._refresh_runbook()
         self._status()
 

@@ -253,9 +253,9 @@ class BlocksList(ListView):
             label.append(f" {shown(self.redactor, reason, one_line=True)}", style="yellow")
         run = last_run(state, block.id)
         if waiting is not None:
-            label.append(f" · {attempt_text(waiting, now)}", style="cyan")
+            label.append(f" · {attempt_text(waiting, now)}", style=VERDICT_STYLE["running"])
         elif status == "running" and run is not None and run.started.data.attempt > 1:
-            label.append(f" · attempt {run.started.data.attempt}", style="cyan")
+            label.append(f" · attempt {run.started.data.attempt}", style=VERDICT_STYLE["running"])
         body = block.body.strip()
         first = body.split("\n")[0] if body else block.options.use
         label.append(f"\n    {shown(self.redactor, first, one_line=True)}", style="dim")
@@ -300,7 +300,7 @@ def refusal_text(reason: str, first: list[tuple[str, Step | None]], redactor: Re
     """Why an action was refused or declined, what to run first (``first``: each required
     check with its step) and the key that jumps there."""
     out = Text()
-    out.append(shown(redactor, reason), style="bold yellow")
+    out.append(shown(redactor, reason), style=VERDICT_STYLE["refused"])
     out.append("\n")
     for block_id, step in first:
         where = (

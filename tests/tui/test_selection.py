@@ -21,6 +21,7 @@ from console.tui.widgets import BlocksList, ResultsTable, StepsList, block_statu
 from console.workspace import Workspace, drill_workspace
 from tests.tui.conftest import Autopilot
 from tests.tui.test_console import status, until
+from tests.tui.test_resume import RUNBOOK
 
 
 @asynccontextmanager
@@ -185,22 +186,6 @@ async def test_the_drill_clock_ticks_between_events(tmp_path: Path) -> None:
                 break
         else:
             raise AssertionError("events every second: the tick could not be told apart")
-
-
-RUNBOOK = """---
-id: local-check
-title: Local check
-nodes: local
----
-# Local check
-
-## 1. Look
-
-```sh check
-#| id: look
-echo hello
-```
-"""
 
 
 def quit_by(keys: tuple[str, ...]) -> Autopilot:
