@@ -69,6 +69,8 @@ async def test_the_highlighted_block_is_the_one_that_runs(tmp_path: Path) -> Non
         await pilot.press("enter", "down")  # to the block list, then its second block
         assert app.query_one(BlocksList).has_focus
         assert block_lines(app)[1].startswith("▶")
+        focused, other = (app.query_one(pane).styles.border_top for pane in ("#center", "#right"))
+        assert focused[1] != other[1]  # the pane with the keyboard has its own border colour
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.press("m", "2", "enter")
