@@ -25,10 +25,12 @@ from tests.tui.test_resume import RUNBOOK
 
 
 @asynccontextmanager
-async def drill_console(tmp_path: Path) -> AsyncIterator[tuple[ConsoleApp, Pilot[str]]]:
-    """The bundled drill at 30x, its runbook on screen and the page already firing."""
+async def drill_console(
+    tmp_path: Path, speed: float = 30
+) -> AsyncIterator[tuple[ConsoleApp, Pilot[str]]]:
+    """The bundled drill, its runbook on screen and the page already firing (at T+5s)."""
     loaded = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)
-    ws = await drill_workspace(loaded, None, speed=30, journal=tmp_path)
+    ws = await drill_workspace(loaded, None, speed=speed, journal=tmp_path)
     app = ConsoleApp(ws)
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: app.block is not None and ws.incident.state.firing)
@@ -141,7 +143,8 @@ async def test_step_marks_mean_one_thing_each(tmp_path: Path) -> None:
 
 
 async def test_retries_are_shown_and_cancelled_between_attempts(tmp_path: Path) -> None:
-    async with drill_console(tmp_path) as (app, pilot):
+    # at 1x, so the 5s between attempts is 5s of real time however the drill clock drives it
+    async with drill_console(tmp_path, speed=1) as (app, pilot):
         ws = app.ws
         assert ws.session is not None
         retrying = ws.session.retrying
