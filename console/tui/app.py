@@ -279,7 +279,7 @@ class ConsoleApp(App[str]):
         out: list[tuple[str, Step | None]] = []
         for check in session.unmet_requires(block):
             found = runbook.block(check)
-            out.append((check, runbook.steps[found.step - 1] if found else None))
+            out.append((check, runbook.step(str(found.step)) if found else None))
         return out
 
     async def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
@@ -328,9 +328,8 @@ class ConsoleApp(App[str]):
         session = self.ws.session
         assert session is not None
         self._block_task = asyncio.current_task()
-        runbook = session.runbook
         try:
-            step = runbook.steps[block.step - 1] if 1 <= block.step <= len(runbook.steps) else None
+            step = session.runbook.step(str(block.step))
             if step is not None and step.slug not in self.ws.incident.state.steps:
                 await self._enter_step(step)
             if await session.refuse_unmet(block) is not None:
