@@ -164,7 +164,9 @@ class Incident:
         )
         if accepted or accept_reason is not None:
             await incident.sink.emit(
-                RiskAccepted(reason=accept_reason or "", violations=[str(v) for v in accepted or []])
+                RiskAccepted(
+                    reason=accept_reason or "", violations=[str(v) for v in accepted or []]
+                )
             )
         if runbook is not None:
             await incident.record_runbook(runbook)

@@ -21,12 +21,19 @@ from pathlib import Path
 from typing import Literal
 
 from console.config import Config, Node
+from console.durations import format_duration
 from console.errors import Problem, SourceError
 from console.execute.languages import RunContext, block_execution
 from console.execute.promql import PromQLSource
 from console.execute.runner import BlockRun, BlockRunner, NodeJob, RunSpec
 from console.execute.targets import LOCAL, LiveTargets, TargetProvider
-from console.journal.events import ActionConfirmed, ActionDeclined, StepEntered, StepSkipped
+from console.journal.events import (
+    ActionConfirmed,
+    ActionDeclined,
+    BlockCancelled,
+    StepEntered,
+    StepSkipped,
+)
 from console.journal.sink import EventSink
 from console.runbook.catalog import Catalog
 from console.runbook.languages import RenderedBlock
@@ -101,6 +108,23 @@ class BlockPlan:
         return {node: plan.command_text for node, plan in self.plans.items()}
 
 
+@dataclass(frozen=True)
+class Retrying:
+    """A ``within``/``every`` check between attempts: what the screen shows while it waits.
+
+    Times are wall-clock seconds (``time.time()``), so they can be shown as a time of day.
+    """
+
+    block: str
+    run: str
+    """The run id of the attempt that just ended."""
+    attempt: int
+    """How many attempts were made so far."""
+    nodes: list[str]
+    next_at: float
+    gives_up_at: float
+
+
 @dataclass
 class StepRun:
     """The blocks of one step that ran, and those that did not (with why)."""
@@ -163,6 +187,8 @@ class RunbookSession:
             sink, concurrency=config.ssh.concurrency, output_cap=config.execution.output_cap
         )
         self.verdicts: dict[str, str] = {c: "pass" for c in passed_checks}
+        self.retrying: dict[str, Retrying] = {}
+        """Checks waiting for their next attempt, by block id (gone once the loop ends)."""
         self.values: dict[str, str] = {}
         for name, spec in runbook.meta.vars.items():
             if spec.default is not None:
@@ -338,8 +364,35 @@ class RunbookSession:
                     stop = f"action {block.id} did not pass ({run.verdict})"
         return out
 
+    def unmet_requires(self, block: Block) -> list[str]:
+        """The checks ``block`` requires that have not passed in this incident."""
+        return [r for r in block.options.requires if self.verdicts.get(r) != "pass"]
+
+    async def refuse_unmet(self, block: Block) -> BlockRun | None:
+        """Refuse an action whose required checks have not passed, before anything is asked
+        (variables, nodes, confirmation): ``None`` when nothing stands in its way."""
+        unmet = self.unmet_requires(block) if block.is_action else []
+        if not unmet:
+            return None
+        states = ", ".join(f"{r} ({self.verdicts.get(r, 'not run')})" for r in unmet)
+        reason = f"refused: requires checks that have not passed in this run: {states}"
+        return await self._refuse(block, _run_id(), self._known_nodes(block), reason, "refused")
+
+    def _known_nodes(self, block: Block) -> list[str]:
+        """The nodes ``block`` would run on, when that is known without asking for anything."""
+        if self.missing_vars([block]):
+            return []
+        try:
+            plan = self.plan(block)
+        except (VarError, SourceError, SelectorError):
+            return []
+        return [n.name for n in plan.nodes] if block.runs_on_nodes else [_console_node(plan)]
+
     async def run_block(self, block: Block) -> BlockRun:
         """Run one block: confirm it if it is an action, re-run a check under ``within``."""
+        refused = await self.refuse_unmet(block)
+        if refused is not None:
+            return refused
         plan = self.plan(block)
         block = plan.block
         if block.is_action:
@@ -362,18 +415,38 @@ class RunbookSession:
             wait = max(0.0, began + every - time.monotonic())
             if time.monotonic() + wait >= deadline:
                 return run
-            await asyncio.sleep(wait)
+            await self._between_attempts(run, plan, wait, deadline)
             attempt += 1
+
+    async def _between_attempts(
+        self, run: BlockRun, plan: BlockPlan, wait: float, deadline: float
+    ) -> None:
+        """Wait for the next attempt, showing when it comes (``retrying``); cancelled here,
+        the loop ends with ``block.cancelled`` for the attempt that just ended."""
+        now, wall = time.monotonic(), time.time()
+        nodes = [n.node for n in run.nodes] + run.not_run
+        block = run.block.id
+        self.retrying[block] = Retrying(
+            block, run.run, run.attempt, nodes, wall + wait, wall + (deadline - now)
+        )
+        try:
+            await asyncio.sleep(wait)
+        except asyncio.CancelledError:
+            reason = (
+                f"cancelled between attempts: attempt {run.attempt + 1} of a "
+                f"within {format_duration(plan.block.options.within or 0)} check was not run"
+            )
+            await self.sink.emit(
+                BlockCancelled(run=run.run, block=block, reason=reason, nodes_pending=nodes)
+            )
+            raise
+        finally:
+            self.retrying.pop(block, None)
 
     async def _action(self, plan: BlockPlan) -> BlockRun:
         block = plan.block
         run_id = _run_id()
         names = [n.name for n in plan.nodes] if block.runs_on_nodes else [_console_node(plan)]
-        unmet = [r for r in block.options.requires if self.verdicts.get(r) != "pass"]
-        if unmet:
-            states = ", ".join(f"{r} ({self.verdicts.get(r, 'not run')})" for r in unmet)
-            reason = f"refused: requires checks that have not passed in this run: {states}"
-            return await self._refuse(block, run_id, names, reason, "refused")
         if not names:
             return await self._refuse(
                 block, run_id, [], f"refused: on: {plan.selector} matched no nodes", "refused"

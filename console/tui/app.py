@@ -8,6 +8,7 @@ a telemetry poll (``TelemetryUpdated``).
 from __future__ import annotations
 
 import asyncio
+import time
 
 from rich.text import Text
 from textual import work
@@ -48,12 +49,15 @@ from console.tui.screens import (
     help_sections,
 )
 from console.tui.widgets import (
+    SELECTION_CSS,
     BlocksList,
     PanelsView,
     ResultsTable,
     StepsList,
+    block_status,
     last_run,
     output_text,
+    refusal_text,
     shown,
 )
 from console.workspace import Workspace
@@ -63,6 +67,7 @@ class ConsoleApp(App[str]):
     """The console for one incident or drill."""
 
     CSS_PATH = "console.tcss"
+    CSS = SELECTION_CSS
     TITLE = "incident-console"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
@@ -70,6 +75,7 @@ class ConsoleApp(App[str]):
         Binding("r", "run_block", "Run", id="run-block"),
         Binding("escape", "focus_steps", "Steps", show=False, id="focus-steps"),
         Binding("ctrl+x", "cancel_block", "Cancel", id="cancel-block"),
+        Binding("j", "jump_required", "Jump to required", show=False, id="jump-required"),
         Binding("s", "skip_step", "Skip step", id="skip-step"),
         Binding("n", "note", "Note", id="note"),
         Binding("a", "milestone('acknowledged')", "Ack", id="mark-acknowledged"),
@@ -89,7 +95,7 @@ class ConsoleApp(App[str]):
         self.ws = workspace
         self.telemetry: TelemetryState | None = None
         self.step: Step | None = None
-        self.block: Block | None = None
+        self._quitting = False
         self._block_task: asyncio.Task[object] | None = None
         self._unsubscribe = workspace.incident.sink.subscribe(self._on_event)
         self.redactor = workspace.incident.redactor
@@ -147,6 +153,14 @@ class ConsoleApp(App[str]):
         for warning in self.ws.incident.warnings:
             self.notify(self.shown(warning), title="Incident log", severity="warning", markup=False)
         self._status()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Once a second: the drill clock moves, and so do the countdowns of retried checks."""
+        if self.ws.drill is not None:
+            self._status()
+        if self.ws.session is not None and self.ws.session.retrying:
+            self._refresh_runbook()
 
     async def _facilitator_channel(self) -> None:
         """Let a facilitator attach from another terminal (``drill --facilitator``)."""
@@ -178,7 +192,9 @@ class ConsoleApp(App[str]):
                 timeout=30,
                 markup=False,
             )
-        if event.type.startswith(("block.", "node.", "step.", "action.", "output.")):
+        if event.type in ("block.output", "output.truncated"):
+            self._show_block()  # output changes no mark or status
+        elif event.type.startswith(("block.", "node.", "step.", "action.")):
             self._refresh_runbook()
         self._status()
 
@@ -221,56 +237,87 @@ class ConsoleApp(App[str]):
         await self.ws.open_runbook(runbook, confirm=self._confirm, prompt=self._prompt)
         incident = self.ws.incident.state.incident
         self.sub_title = self.shown(f"{incident} · {runbook.title}", one_line=True)
-        self._refresh_runbook(rebuild_steps=True)
+        self.step = None
+        steps = self.query_one(StepsList)
+        steps.focus()  # before the lists fill: a key pressed meanwhile keeps its pane
+        await steps.load(runbook.steps)
         if runbook.steps:
-            self._show_step(runbook.steps[0])
-        self.query_one(StepsList).focus()
+            await self._show_step(runbook.steps[0])
+        self._refresh_runbook()
 
-    def _refresh_runbook(self, rebuild_steps: bool = True) -> None:
-        runbook = self.ws.runbook
-        if runbook is None:
+    @property
+    def block(self) -> Block | None:
+        """The selected block: the one highlighted (``▶``) in the block list, which ``r`` runs."""
+        return self.query_one(BlocksList).selected
+
+    def _refresh_runbook(self) -> None:
+        """Redraw marks, statuses and the selected block's results from the state."""
+        if self.ws.runbook is None:
             return
         state = self.ws.incident.state
-        if rebuild_steps:
-            self.query_one(StepsList).show(runbook.steps, state)
-        if self.step is not None:
-            self.query_one(BlocksList).show(self.step.blocks, state)
+        waiting = self.ws.session.retrying if self.ws.session is not None else {}
+        self.query_one(StepsList).show(state, waiting)
+        self.query_one(BlocksList).show(state, waiting, time.time())
         self._show_block()
 
-    def _show_step(self, step: Step) -> None:
+    async def _show_step(self, step: Step, select: str | None = None) -> None:
+        """Show ``step`` with its first block (or ``select``) selected."""
         self.step = step
         prose = "\n".join(
             line for line in step.markdown.split("\n") if not line.lstrip().startswith("#|")
         )
         intro = f"## {step.number}. {step.title}\n\n{prose}"
         self.query_one("#step-text", Markdown).update(visible(intro))
-        self.query_one(BlocksList).show(step.blocks, self.ws.incident.state)
-        self.block = step.blocks[0] if step.blocks else None
-        self._show_block()
+        blocks = self.query_one(BlocksList)
+        await blocks.load(step.blocks, select)
+        if self.step is step:
+            self._refresh_runbook()
 
     def _show_block(self) -> None:
-        run = last_run(self.ws.incident.state, self.block.id) if self.block else None
-        self.query_one(ResultsTable).show(run)
+        block = self.block
+        state = self.ws.incident.state
         log = self.query_one("#output", RichLog)
+        table = self.query_one(ResultsTable)
         log.clear()
+        status, reason = block_status(state, block.id) if block else ("not run", "")
+        if block is not None and status in ("refused", "declined"):
+            table.show(None)
+            log.write(refusal_text(reason, self._required_first(block), self.redactor))
+            return
+        run = last_run(state, block.id) if block else None
+        session = self.ws.session
+        waiting = session.retrying.get(block.id) if block and session else None
+        table.show(run, waiting, time.time())
         log.write(output_text(run, self.redactor))
 
-    def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
+    def _required_first(self, block: Block) -> list[tuple[str, Step | None]]:
+        """The checks ``block`` still needs to pass, each with its step."""
+        runbook, session = self.ws.runbook, self.ws.session
+        if runbook is None or session is None or not block.is_action:
+            return []
+        out: list[tuple[str, Step | None]] = []
+        for check in session.unmet_requires(block):
+            found = runbook.block(check)
+            out.append((check, runbook.step(str(found.step)) if found else None))
+        return out
+
+    async def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
         runbook = self.ws.runbook
         if runbook is None or event.item is None:
             return
         if event.list_view.id == "steps":
             step = runbook.step(event.item.name or "")
             if step is not None and step is not self.step:
-                self._show_step(step)
+                await self._show_step(step)
         elif event.list_view.id == "blocks":
-            self.block = runbook.block(event.item.name or "")
             self._show_block()
 
     async def on_list_view_selected(self, event: ListView.Selected) -> None:
         if event.list_view.id == "steps" and self.step is not None:
             await self._enter_step(self.step)
-            self.query_one(BlocksList).focus()
+            blocks = self.query_one(BlocksList)
+            blocks.index = 0 if blocks.blocks else None  # entering a step selects its first block
+            blocks.focus()
         elif event.list_view.id == "blocks":
             self.action_run_block()
 
@@ -301,8 +348,11 @@ class ConsoleApp(App[str]):
         assert session is not None
         self._block_task = asyncio.current_task()
         try:
-            if self.step is not None and not self.ws.incident.state.steps.get(self.step.slug):
-                await self._enter_step(self.step)
+            step = session.runbook.step(str(block.step))
+            if step is not None and step.slug not in self.ws.incident.state.steps:
+                await self._enter_step(step)
+            if await session.refuse_unmet(block) is not None:
+                return  # the results pane says why and what to run first, before any prompt
             await session.ask_vars([block])
             run = await session.run_block(block)
             if block.is_action:
@@ -328,6 +378,21 @@ class ConsoleApp(App[str]):
 
     def action_focus_steps(self) -> None:
         self.query_one(StepsList).focus()
+
+    async def action_jump_required(self) -> None:
+        """Go to the first check the selected action still needs to pass."""
+        block, runbook = self.block, self.ws.runbook
+        first = self._required_first(block) if block is not None else []
+        if runbook is None or not first:
+            self.notify("the selected block needs nothing run first")
+            return
+        check, step = first[0]
+        if step is None:
+            self.notify(self.shown(f"{check} is not in this runbook"), markup=False)
+            return
+        await self._show_step(step, select=check)
+        self.query_one(StepsList).index = runbook.steps.index(step)
+        self.query_one(BlocksList).focus()
 
     def action_cancel_block(self) -> None:
         if self._block_task is not None and not self._block_task.done():
@@ -412,14 +477,31 @@ class ConsoleApp(App[str]):
         self.exit(f"closed; head hash {head}")
 
     async def action_quit_console(self) -> None:
+        """Stop the engines, suspend the incident and say what can be done with its log."""
+        if self._quitting:
+            return
+        self._quitting = True
         await self._stop_engines()
         await self.ws.incident.suspend("console quit")
-        path = self.ws.incident.path
-        self.exit(f"suspended; resume with: incident-console resume {path}" if path else "")
+        self.exit(self._farewell())
 
     async def action_quit(self) -> None:
-        """Every other way out (ctrl+q, the palette's Quit) takes the same path as ``q``."""
+        """Quit from anywhere (the palette's Quit, ctrl+q) takes the same path as ``q``."""
         await self.action_quit_console()
+
+    def _farewell(self) -> str:
+        """The line printed after the screen: how to carry on with (or use) the log."""
+        path = self.ws.incident.path
+        if path is None:
+            return "console stopped (the log was in memory only)"
+        if self.ws.incident.state.mode == "drill":
+            return (
+                f"console stopped; the drill's log is kept. Review it with: incident-console "
+                f"review {path} · export it with: incident-console export {path} --format md"
+            )
+        return (
+            f"console stopped; the incident stays open. Resume with: incident-console resume {path}"
+        )
 
     async def jump_to(self, step: Step, block: Block | None = None) -> None:
         """Show ``step`` and, if given, select ``block`` in it, as moving there by keys would."""

@@ -7,9 +7,15 @@ that is never read as markup, so a ``[link=...]`` or an escape sequence shows li
 
 from __future__ import annotations
 
+import asyncio
+import math
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+
 from rich.text import Text
 from textual.widgets import DataTable, Label, ListItem, ListView, Static
 
+from console.execute.session import Retrying
 from console.journal.events import PanelValue
 from console.journal.fold import BlockRun, IncidentState
 from console.journal.redact import Redactor
@@ -28,7 +34,14 @@ VERDICT_STYLE = {
     "running": "cyan", "cancelled": "yellow", "declined": "yellow", "refused": "yellow",
     "interrupted": "magenta", "not-run": "dim", "skipped": "dim",
 }  # fmt: skip
-STEP_MARK = {"done": "✔", "entered": "▸", "skipped": "↷", "todo": " "}
+STEP_MARK = {"done": "✔", "failed": "✘", "skipped": "↷", "todo": " "}
+CURRENT_MARK = "▸"
+SELECTED_MARK = "▶"
+FAILED = ("fail", "error", "indeterminate")
+SELECTION_CSS = """
+#left:focus-within, #center:focus-within, #right:focus-within { border: round $accent; }
+"""
+"""The pane holding the focus is drawn with the theme's accent (the app adds this CSS)."""
 
 
 def shown(redactor: Redactor, text: str | None, *, one_line: bool = False) -> str:
@@ -87,23 +100,53 @@ class PanelsView(Static):
 
 
 class StepsList(ListView):
-    """The runbook's steps with their status marks."""
+    """The runbook's steps: the current one (``▸``, one only) and each step's mark."""
 
     def __init__(self, redactor: Redactor | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.redactor = redactor or Redactor()
+        self.steps: list[Step] = []
+        self.labels: list[Label] = []
+        self._loading = asyncio.Lock()
 
-    def show(self, steps: list[Step], state: IncidentState) -> None:
-        """Rebuild the list (keeps the highlighted index)."""
-        index = self.index
-        self.clear()
-        for step in steps:
-            status = state.step_status(step.slug) if step.slug in state.steps else "todo"
-            mark = STEP_MARK.get(status, " ")
+    async def load(self, steps: list[Step]) -> None:
+        """Put ``steps`` in the list, the first highlighted (old items gone before new ones)."""
+        async with self._loading:
+            await self.clear()
+            self.steps = list(steps)
+            self.labels = [Label() for _ in steps]
+            await self.extend(
+                ListItem(label, name=step.slug)
+                for step, label in zip(self.steps, self.labels, strict=True)
+            )
+            self.index = 0 if steps else None
+
+    def show(self, state: IncidentState, waiting: Collection[str] = ()) -> None:
+        """Redraw each step's marks from ``state`` (the items stay, and so does the highlight).
+
+        ``waiting``: blocks between attempts, whose last failed attempt is not the last word.
+        """
+        for step, label in zip(self.steps, self.labels, strict=True):
+            current = CURRENT_MARK if state.current_step == step.slug else " "
+            mark = STEP_MARK[step_status(step, state, waiting)]
             title = shown(self.redactor, step.title, one_line=True)
-            self.append(ListItem(Label(Text(f"{mark} {step.number}. {title}")), name=step.slug))
-        if steps:
-            self.index = min(index or 0, len(steps) - 1)
+            label.update(Text(f"{current}{mark} {step.number}. {title}"))
+
+
+def step_status(step: Step, state: IncidentState, waiting: Collection[str] = ()) -> str:
+    """One meaning per mark: ``skipped`` (and not entered since), ``failed`` (a block's last
+    run failed, errored or was indeterminate), ``done`` (every check in it passed in this
+    incident, at least one ran; a step without checks: every action), else ``todo``."""
+    entry = state.steps.get(step.slug)
+    if entry and entry.skipped and (not entry.entered or entry.entered[-1] < entry.skipped.seq):
+        return "skipped"
+    runs = {block.id: last_run(state, block.id) for block in step.blocks}
+    if any(r is not None and r.status in FAILED and b not in waiting for b, r in runs.items()):
+        return "failed"
+    judged = [b for b in step.blocks if not b.is_action] or step.blocks
+    if judged and all((r := runs[b.id]) is not None and r.status == "pass" for b in judged):
+        return "done"
+    return "todo"
 
 
 def last_run(state: IncidentState, block_id: str) -> BlockRun | None:
@@ -122,38 +165,101 @@ def block_status(state: IncidentState, block_id: str) -> tuple[str, str]:
         return ("refused" if reason.startswith("refused") else "declined"), reason
     if run is None:
         return "not run", ""
+    if run.cancelled is not None:  # also after a finished attempt, when its retries were
+        return "cancelled", run.cancelled.data.reason
     reason = run.finished.data.reason if run.finished else ""
     return run.status, reason
 
 
+def attempt_text(waiting: Retrying, now: float) -> str:
+    """``attempt 3 · next in 4s · gives up at 02:14:10`` (UTC, like the timeline)."""
+    next_in = max(0, math.ceil(waiting.next_at - now))
+    gives_up = datetime.fromtimestamp(waiting.gives_up_at, UTC).strftime("%H:%M:%S")
+    return f"attempt {waiting.attempt} · next in {next_in}s · gives up at {gives_up}"
+
+
 class BlocksList(ListView):
-    """The current step's executable blocks and their last verdicts."""
+    """The current step's executable blocks and their last verdicts; ``▶`` marks the one
+    highlighted, which is the one ``r`` runs."""
+
+    DEFAULT_CSS = """
+    BlocksList > ListItem.-highlight { text-style: bold; }
+    """
 
     def __init__(self, redactor: Redactor | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.redactor = redactor or Redactor()
+        self.blocks: list[Block] = []
+        self.labels: list[Label] = []
+        self._texts: list[Text] = []
+        self._loading = asyncio.Lock()
 
-    def show(self, blocks: list[Block], state: IncidentState) -> None:
-        """Rebuild the list (keeps the highlighted index)."""
-        index = self.index
-        self.clear()
-        for block in blocks:
-            status, reason = block_status(state, block.id)
-            label = Text()
-            label.append(
-                "⚠ action " if block.is_action else "  check  ",
-                style="bold red" if block.is_action else "cyan",
+    async def load(self, blocks: list[Block], select: str | None = None) -> None:
+        """Put ``blocks`` in the list and highlight ``select`` (default: the first block).
+
+        The old items are gone before the new ones come, so a highlight never points at a
+        block of another step.
+        """
+        async with self._loading:
+            await self.clear()
+            self.blocks = list(blocks)
+            self.labels = [Label() for _ in blocks]
+            self._texts = [Text() for _ in blocks]
+            await self.extend(
+                ListItem(label, name=block.id)
+                for block, label in zip(self.blocks, self.labels, strict=True)
             )
-            label.append(f"{shown(self.redactor, block.id, one_line=True):<22} ")
-            label.append(status, style=VERDICT_STYLE.get(status, "dim"))
-            if status in ("refused", "declined"):
-                label.append(f" {shown(self.redactor, reason, one_line=True)}", style="yellow")
-            body = block.body.strip()
-            first = body.split("\n")[0] if body else block.options.use
-            label.append(f"\n    {shown(self.redactor, first, one_line=True)}", style="dim")
-            self.append(ListItem(Label(label), name=block.id))
-        if blocks:
-            self.index = min(index or 0, len(blocks) - 1)
+            ids = [b.id for b in blocks]
+            self.index = ids.index(select) if select in ids else (0 if blocks else None)
+
+    @property
+    def selected(self) -> Block | None:
+        """The highlighted block: the one the screen marks and ``r`` runs."""
+        index = self.index
+        if index is None or not 0 <= index < len(self.blocks):
+            return None
+        return self.blocks[index]
+
+    def show(
+        self, state: IncidentState, waiting: Mapping[str, Retrying] | None = None, now: float = 0
+    ) -> None:
+        """Redraw each block's status from ``state`` (the items and the highlight stay)."""
+        waiting = waiting or {}
+        self._texts = [self._text(b, state, waiting.get(b.id), now) for b in self.blocks]
+        self._paint()
+
+    def watch_index(self, old_index: int | None, new_index: int | None) -> None:
+        """Move the ``▶`` marker with the highlight."""
+        super().watch_index(old_index, new_index)
+        self._paint()
+
+    def _paint(self) -> None:
+        for index, (label, text) in enumerate(zip(self.labels, self._texts, strict=True)):
+            mark = SELECTED_MARK if index == self.index else " "
+            label.update(Text.assemble(mark, text))
+
+    def _text(
+        self, block: Block, state: IncidentState, waiting: Retrying | None, now: float
+    ) -> Text:
+        status, reason = block_status(state, block.id)
+        label = Text()
+        label.append(
+            "⚠ action " if block.is_action else "  check  ",
+            style="bold red" if block.is_action else "cyan",
+        )
+        label.append(f"{shown(self.redactor, block.id, one_line=True):<22} ")
+        label.append(status, style=VERDICT_STYLE.get(status, "dim"))
+        if status in ("refused", "declined"):
+            label.append(f" {shown(self.redactor, reason, one_line=True)}", style="yellow")
+        run = last_run(state, block.id)
+        if waiting is not None:
+            label.append(f" · {attempt_text(waiting, now)}", style=VERDICT_STYLE["running"])
+        elif status == "running" and run is not None and run.started.data.attempt > 1:
+            label.append(f" · attempt {run.started.data.attempt}", style=VERDICT_STYLE["running"])
+        body = block.body.strip()
+        first = body.split("\n")[0] if body else block.options.use
+        label.append(f"\n    {shown(self.redactor, first, one_line=True)}", style="dim")
+        return label
 
 
 class ResultsTable(DataTable[Text]):
@@ -164,25 +270,48 @@ class ResultsTable(DataTable[Text]):
         self.redactor = redactor or Redactor()
 
     def on_mount(self) -> None:
-        self.add_columns("node", "verdict", "exit", "time", "why")
+        self.add_columns("node", "verdict", "attempt", "exit", "time", "why")
         self.cursor_type = "row"
 
-    def show(self, run: BlockRun | None) -> None:
-        """Show ``run``'s node results (empty when the block has not run)."""
+    def show(self, run: BlockRun | None, waiting: Retrying | None = None, now: float = 0) -> None:
+        """Show ``run``'s node results (empty when the block has not run); while the check
+        waits for its next attempt, each node says when it comes."""
         self.clear()
         if run is None:
             return
         for name, node in sorted(run.nodes.items()):
             result = node.result.data if node.result else None
             verdict = result.verdict if result else "running"
+            attempt = str(run.started.data.attempt)
+            if waiting is not None and waiting.run == run.started.data.run:
+                attempt = attempt_text(waiting, now)
             self.add_row(
                 Text(shown(self.redactor, name, one_line=True)),
                 Text(verdict, style=VERDICT_STYLE.get(verdict, "")),
+                Text(attempt),
                 Text("" if result is None or result.exit is None else str(result.exit)),
                 Text("" if result is None else f"{result.duration_s:.2f}s"),
                 Text("" if result is None else shown(self.redactor, result.reason, one_line=True)),
                 key=name,
             )
+
+
+def refusal_text(reason: str, first: list[tuple[str, Step | None]], redactor: Redactor) -> Text:
+    """Why an action was refused or declined, what to run first (``first``: each required
+    check with its step) and the key that jumps there."""
+    out = Text()
+    out.append(shown(redactor, reason), style=VERDICT_STYLE["refused"])
+    out.append("\n")
+    for block_id, step in first:
+        where = (
+            f" (step {step.number}. {shown(redactor, step.title, one_line=True)})" if step else ""
+        )
+        out.append(f"run first: {shown(redactor, block_id, one_line=True)}{where}\n")
+    if first:
+        out.append("press j to jump to it", style="bold")
+    elif reason.startswith("refused"):
+        out.append("what it requires has passed since: r runs it", style="dim")
+    return out
 
 
 def output_text(run: BlockRun | None, redactor: Redactor, limit: int = 4000) -> Text:

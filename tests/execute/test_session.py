@@ -19,7 +19,14 @@ import pytest
 from console.config import Config, HttpSource
 from console.errors import SourceError
 from console.execute.session import ConfirmAnswer, ConfirmRequest, RunbookSession
-from console.journal.events import ActionConfirmed, BlockFinished, BlockStarted, NodeResult
+from console.journal.events import (
+    ActionConfirmed,
+    ActionDeclined,
+    BlockCancelled,
+    BlockFinished,
+    BlockStarted,
+    NodeResult,
+)
 from console.journal.sink import MemorySink
 from console.telemetry.prometheus import PrometheusSource
 from tests.execute.conftest import block_of, fence, payloads, types, write_runbook
@@ -209,6 +216,61 @@ async def test_within_gives_up_when_time_runs_out(tmp_path: Path) -> None:
     assert run.verdict == "fail"
     assert run.attempt == 3
     assert time.monotonic() - began < 1
+
+
+async def test_an_unmet_requirement_refuses_before_any_variable_is_asked(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    async def prompt(name: str, *_: Any) -> str | None:
+        asked.append(name)
+        return "m2"
+
+    sink = MemorySink()
+    steps = (
+        fence("gate", "true", on_="local"),
+        fence("act", "echo {{member}}", kind="action", on_="local", requires=["gate"]),
+    )
+    runbook = write_runbook(tmp_path, *steps, front="vars:\n  member: {}\n")
+    session = RunbookSession(runbook, Config(), sink, confirm=yes, prompt=prompt)
+    gate, act = session.runbook.blocks()
+    assert await session.refuse_unmet(gate) is None  # a check is never refused
+    refused = await session.refuse_unmet(act)
+    assert refused is not None and refused.verdict == "refused"
+    assert session.unmet_requires(act) == ["gate"]
+    run = await session.run_block(act)
+    assert run.verdict == "refused" and asked == []
+    declined = payloads(sink, ActionDeclined)
+    assert len(declined) == 2 and "gate (not run)" in declined[-1].reason
+    assert declined[-1].nodes == []  # unknown until {{member}} is given, which was not asked
+    session.set_var("member", "m2")
+    assert (await session.run_block(act)).not_run == ["local"]  # known now: named
+    await session.run_block(gate)
+    assert session.unmet_requires(act) == [] and await session.refuse_unmet(act) is None
+
+
+async def test_cancelling_between_attempts_ends_the_loop_and_is_logged(tmp_path: Path) -> None:
+    sink = MemorySink()
+    session = local_session(
+        tmp_path, fence("never", "exit 1", on_="local", within="30s", every="10s"), sink=sink
+    )
+    task = asyncio.create_task(session.run_block(block_of(session.runbook, "never")))
+    deadline = time.monotonic() + 5
+    while "never" not in session.retrying:
+        assert time.monotonic() < deadline, types(sink)
+        await asyncio.sleep(0.02)
+    waiting = session.retrying["never"]
+    assert waiting.attempt == 1 and waiting.nodes == ["local"]
+    assert 9 < waiting.next_at - time.time() <= 10
+    assert 29 < waiting.gives_up_at - time.time() <= 30
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert session.retrying == {}
+    assert types(sink) == ["block.started", "node.result", "block.finished", "block.cancelled"]
+    (cancelled,) = payloads(sink, BlockCancelled)
+    assert cancelled.run == payloads(sink, BlockStarted)[0].run
+    assert cancelled.nodes_pending == ["local"]
+    assert "between attempts: attempt 2" in cancelled.reason
 
 
 def test_plan_errors_name_the_block_and_line(tmp_path: Path) -> None:

@@ -54,12 +54,13 @@ async def test_work_the_bundled_drill(tmp_path: Path) -> None:
 
         await pilot.press("escape")  # back to the steps
         await pilot.press("down", "down", "enter")  # step 3: restart the member
-        await pilot.press("r")  # refused: disk-free has not passed yet
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
-        await pilot.press("ctrl+u", "m", "2", "enter")  # over the alert's instance label
+        await pilot.press("r")  # refused before anything is asked: disk-free has not passed
         await until(pilot, lambda: status(state, "restart") == "refused")
+        assert not isinstance(app.screen, PromptScreen)
         await pilot.press("escape", "up", "enter")  # step 2: why is it down
         await pilot.press("down", "r")  # disk-free on m2
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("ctrl+u", "m", "2", "enter")  # over the alert's instance label
         await until(pilot, lambda: status(state, "disk-free") == "pass")
         await pilot.press("escape", "down", "enter", "r")  # step 3 again
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
