@@ -509,21 +509,12 @@ class ConsoleApp(App[str]):
         if runbook is None or step not in runbook.steps:
             return
         self.query_one(StepsList).index = runbook.steps.index(step)
-        self._show_step(step)
-        if block is None or block not in step.blocks:
+        selected = block.id if block is not None and block in step.blocks else None
+        await self._show_step(step, selected)
+        if selected is None:
             self.query_one(StepsList).focus()
-            return
-        blocks = self.query_one(BlocksList)
-        wanted = [b.id for b in step.blocks]
-        for _ in range(100):  # the list is rebuilt by mounting: select once it holds the step's
-            if [item.name for item in blocks.children] == wanted:
-                break
-            await asyncio.sleep(0.01)
-        blocks.index = None  # so the highlight is announced again, after any stale one
-        blocks.index = wanted.index(block.id)
-        self.block = block
-        self._show_block()
-        blocks.focus()
+        else:
+            self.query_one(BlocksList).focus()
 
     @work(group="silence")
     async def silence_alert(self, alert: Alert, minutes: int) -> None:
