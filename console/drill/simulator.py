@@ -15,6 +15,7 @@ from console.drill.clock import DrillClock
 from console.drill.promql import Sample, evaluate
 from console.drill.scenario import AlertSpec, Effects, Inject, Response, Scenario, SimNode
 from console.drill.series import SeriesStore
+from console.execute.local import LOCAL_NODE
 from console.selector import parse_selector
 
 
@@ -100,23 +101,36 @@ class Simulator:
         return evaluate(promql, self.series, self.now())
 
     def respond(self, node: str, command: str) -> tuple[Response, Happening | None]:
-        """The scripted reply of ``node`` to ``command``, and the effects it had."""
+        """The scripted reply of ``node`` to ``command``, and the effects it had.
+
+        ``local`` (the console's own machine) is answered by the responses whose ``on`` is
+        ``local``; a node the scenario lacks by those that name it. A command nothing matches
+        gets the scenario's ``default_response``, never an error.
+        """
         now = self.now()
-        sim_node = next((n for n in self.scenario.nodes if n.name == node), None)
         for response in self.scenario.responses:
-            if response.after > now:
-                continue
-            if sim_node is not None and not parse_selector(response.on).select([sim_node]):
+            if response.after > now or not self._addressed(response, node):
                 continue
             if response.when is not None and not self.query(response.when):
                 continue
             if re.search(response.match, command):
-                happening = None
-                effects = response.effects
-                if effects.set or effects.fire or effects.resolve:
-                    happening = self._apply(effects, now)
-                return response, happening
-        return self.scenario.default_response, None
+                return response, self._effects_of(response, now)
+        default = self.scenario.default_response
+        return default, self._effects_of(default, now)
+
+    def _addressed(self, response: Response, node: str) -> bool:
+        """Whether ``response``'s ``on`` selects ``node`` (``local`` only by ``on: local``)."""
+        selector = parse_selector(response.on)
+        if node == LOCAL_NODE:
+            return selector.is_local
+        sim_node = next((n for n in self.scenario.nodes if n.name == node), SimNode(name=node))
+        return bool(selector.select([sim_node]))
+
+    def _effects_of(self, response: Response, now: float) -> Happening | None:
+        effects = response.effects
+        if effects.set or effects.fire or effects.resolve:
+            return self._apply(effects, now)
+        return None
 
     def _apply(self, effects: Effects, at: float) -> Happening:
         happening = Happening(at=at, say="")

@@ -12,8 +12,6 @@ commands are killed on their nodes and ``block.cancelled`` is recorded.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from typing import Literal
 
 from console.config import Config, Node
 from console.errors import Problem, SourceError
+from console.execute.clock import REAL_CLOCK, Clock
 from console.execute.languages import RunContext, block_execution
 from console.execute.promql import PromQLSource
 from console.execute.runner import BlockRun, BlockRunner, NodeJob, RunSpec
@@ -147,6 +146,7 @@ class RunbookSession:
         passed_checks: Iterable[str] = (),
         risk_accepted: bool = False,
         promql: PromQLSource | None = None,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
         self.runbook = runbook
         self.config = config
@@ -159,8 +159,13 @@ class RunbookSession:
         self.incident = incident
         self.promql = promql
         """Answers ``promql`` blocks; given by whoever assembles the session, never built here."""
+        self.clock = clock
+        """``within``/``every`` and timeouts count on it (the drill clock in a drill)."""
         self.runner = BlockRunner(
-            sink, concurrency=config.ssh.concurrency, output_cap=config.execution.output_cap
+            sink,
+            concurrency=config.ssh.concurrency,
+            output_cap=config.execution.output_cap,
+            clock=clock,
         )
         self.verdicts: dict[str, str] = {c: "pass" for c in passed_checks}
         self.values: dict[str, str] = {}
@@ -351,18 +356,19 @@ class RunbookSession:
 
     async def _check(self, plan: BlockPlan) -> BlockRun:
         options = plan.block.options
-        deadline = time.monotonic() + options.within if options.within is not None else None
+        clock = self.clock
+        deadline = clock.now() + options.within if options.within is not None else None
         every = options.every or DEFAULT_EVERY_S
         attempt = 1
         while True:
-            began = time.monotonic()
+            began = clock.now()
             run = await self._execute(plan, _run_id(), attempt)
             if run.passed or deadline is None:
                 return run
-            wait = max(0.0, began + every - time.monotonic())
-            if time.monotonic() + wait >= deadline:
+            wait = max(0.0, began + every - clock.now())
+            if clock.now() + wait >= deadline:
                 return run
-            await asyncio.sleep(wait)
+            await clock.sleep(wait)
             attempt += 1
 
     async def _action(self, plan: BlockPlan) -> BlockRun:
