@@ -23,7 +23,12 @@ A scenario is YAML::
         effects:
           set: [{name: etcd_server_has_leader, labels: {instance: m2}, value: 1}]
           resolve: [EtcdMemberDown]
-    expected: [quorum, endpoint-status, restart, member-healthy]
+    vars: {member: m2}                   # the runbook's variables on this scenario's path
+    expected:                            # the path, in order; a mapping gives more than the id
+      - quorum
+      - {block: endpoint-status, verdict: fail}   # fails by design: m2 is down
+      - {block: restart, nodes: [m2]}
+      - member-healthy
 
 Every error names the file, line and key, like the config and runbooks.
 """
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -132,6 +137,20 @@ class Response(Strict):
     effects: Effects = Field(default_factory=Effects)
 
 
+class ExpectedBlock(Strict):
+    """A block on the scenario's expected path: its final verdict and, for an action, the nodes
+    it should run on (``run --scenario`` exits 0 only when the run matches)."""
+
+    block: str
+    verdict: Literal["pass", "fail", "error", "indeterminate"] = "pass"
+    nodes: list[str] | None = None
+
+    @classmethod
+    def of(cls, value: Any) -> Any:
+        """A bare block id means ``{block: id}`` (expected to pass)."""
+        return {"block": value} if isinstance(value, str) else value
+
+
 class Scenario(Strict):
     """A whole drill scenario."""
 
@@ -150,8 +169,33 @@ class Scenario(Strict):
             match=".*", exit=127, stderr="drill: no scripted response for this command\n"
         )
     )
-    expected: list[str] = Field(default_factory=list)
+    vars: dict[str, str] = Field(default_factory=dict)
+    expected: list[ExpectedBlock] = Field(default_factory=list)
     file: str = ""
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _expected(cls, value: Any) -> Any:
+        return [ExpectedBlock.of(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("vars", mode="before")
+    @classmethod
+    def _vars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): _scalar_text(v) for k, v in value.items()}
+        return value
+
+    @property
+    def expected_ids(self) -> list[str]:
+        """The expected path's block ids, in order."""
+        return [e.block for e in self.expected]
+
+
+def _scalar_text(value: Any) -> Any:
+    """A YAML scalar as the text a ``--var`` would give (``2`` -> ``"2"``); others unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else value
 
 
 def parse_scenario(text: str, file: str | Path) -> Scenario:
@@ -181,6 +225,15 @@ def parse_scenario(text: str, file: str | Path) -> Scenario:
                 doc.lines.line_for(("nodes", index)),
                 f"duplicate node name {name!r}",
                 key=f"nodes[{index}].name",
+            )
+    ids = scenario.expected_ids
+    for index, block in enumerate(ids):
+        if block in ids[:index]:
+            problems.add(
+                file,
+                doc.lines.line_for(("expected", index)),
+                f"block {block!r} is on the expected path twice",
+                key=f"expected[{index}]",
             )
     if problems:
         raise SourceError(problems)

@@ -49,11 +49,12 @@ async def clock_timeout(clock: Clock, seconds: float) -> AsyncIterator[None]:
         async with asyncio.timeout(seconds):
             yield
         return
+    until = clock.now() + seconds
     async with asyncio.timeout(None) as scope:
         loop = asyncio.get_running_loop()
 
         async def expire() -> None:
-            await clock.sleep(seconds)
+            await clock.sleep(until - clock.now())
             scope.reschedule(loop.time())
 
         alarm = asyncio.create_task(expire())
