@@ -84,3 +84,13 @@ def provenance(mark: Mark | None) -> str:
     if mark.backdated:
         said += f" (recorded at {utc_text(mark.recorded)})"
     return said
+
+
+def marked_text(state: IncidentState, milestone: str) -> str:
+    """What the console says after a mark: ``marked resolved: TTR 4m12s`` (the figure it
+    completes, as the export will show it), or just ``marked ...`` for one without a figure."""
+    said = f"marked {LABELS.get(milestone, milestone)}"
+    name = next((n for n, m in FIGURES if m == milestone), None)
+    if name is None:
+        return said
+    return f"{said}: {name} {incident_figures(state).line(name).text}"

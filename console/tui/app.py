@@ -26,6 +26,7 @@ from console.journal.events import (
     StepEntered,
     StepSkipped,
 )
+from console.report.milestones import marked_text
 from console.report.timeline import describe
 from console.runbook.match import rank_runbooks
 from console.runbook.model import Block, Runbook, Step, VarSpec
@@ -296,7 +297,8 @@ class ConsoleApp(App[str]):
         except asyncio.CancelledError:
             self.notify(self.shown(f"{block.id}: cancelled"), severity="warning", markup=False)
             raise
-        except Exception as exc:  # a runbook or target problem: show it, keep the console up
+        except Exception as exc:  # a runbook or target problem: journal it, show it, keep going
+            await self.ws.incident.record_error(f"block {block.id}", exc)
             self.notify(
                 self.shown(f"{block.id}: {exc}"),
                 title="could not run",
@@ -341,7 +343,7 @@ class ConsoleApp(App[str]):
                 self.shown(str(exc)), title="milestone refused", severity="error", markup=False
             )
             return
-        self.notify(f"marked {name}")
+        self.notify(self.shown(marked_text(self.ws.incident.state, name)), markup=False)
 
     async def action_snapshot(self) -> None:
         await self._snapshot("manual")
@@ -419,6 +421,12 @@ class ConsoleApp(App[str]):
 async def run_app(workspace: Workspace) -> str | None:
     """Run the console until the engineer quits or closes; returns the farewell line.
 
-    It runs on the running loop, which must be the one ``workspace`` was built on.
+    It runs on the running loop, which must be the one ``workspace`` was built on. An error
+    that stopped the console is raised here, after the screen is gone.
     """
-    return await ConsoleApp(workspace).run_async()
+    app = ConsoleApp(workspace)
+    farewell = await app.run_async()
+    crash = app._exception  # Textual keeps an unhandled error here; run_async returns anyway
+    if crash is not None:
+        raise crash  # the caller journals it and ends the log
+    return farewell
