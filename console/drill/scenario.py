@@ -122,19 +122,24 @@ class Inject(Effects):
     say: str = ""
 
 
-class Response(Strict):
-    """A scripted reply of a node to a command matching ``match`` (a regex search)."""
+class Reply(Strict):
+    """What a simulated node answers: output, exit status, how long it takes, its effects."""
 
-    on: SelectorText = "all"
-    match: Regex
-    after: Duration = 0.0
-    when: str | None = None  # PromQL over the simulated series; the reply applies if non-empty
     stdout: str = ""
     stderr: str = ""
     exit: int = 0
     delay: Duration = 0.0
     hang: bool = False
     effects: Effects = Field(default_factory=Effects)
+
+
+class Response(Reply):
+    """A scripted reply of a node to a command matching ``match`` (a regex search)."""
+
+    on: SelectorText = "all"
+    match: Regex
+    after: Duration = 0.0
+    when: str | None = None  # PromQL over the simulated series; the reply applies if non-empty
 
 
 class ExpectedBlock(Strict):
@@ -164,9 +169,9 @@ class Scenario(Strict):
     alerts: list[AlertSpec] = Field(default_factory=list)
     timeline: list[Inject] = Field(default_factory=list)
     responses: list[Response] = Field(default_factory=list)
-    default_response: Response = Field(
-        default_factory=lambda: Response(
-            match=".*", exit=127, stderr="drill: no scripted response for this command\n"
+    default_response: Reply = Field(
+        default_factory=lambda: Reply(
+            exit=127, stderr="drill: no scripted response for this command\n"
         )
     )
     vars: dict[str, str] = Field(default_factory=dict)
@@ -247,7 +252,6 @@ def _check_when(
     located: list[tuple[Path_, Response]] = [
         (("responses", index), response) for index, response in enumerate(scenario.responses)
     ]
-    located.append((("default_response",), scenario.default_response))
     for where, response in located:
         if response.when is None:
             continue

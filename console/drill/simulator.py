@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from console.drill.clock import DrillClock
 from console.drill.promql import Sample, evaluate
-from console.drill.scenario import AlertSpec, Effects, Inject, Response, Scenario, SimNode
+from console.drill.scenario import AlertSpec, Effects, Inject, Reply, Response, Scenario, SimNode
 from console.drill.series import SeriesStore
 from console.execute.local import LOCAL_NODE
 from console.selector import parse_selector
@@ -100,7 +100,7 @@ class Simulator:
         """Evaluate PromQL over the simulated series, now."""
         return evaluate(promql, self.series, self.now())
 
-    def respond(self, node: str, command: str) -> tuple[Response, Happening | None]:
+    def respond(self, node: str, command: str) -> tuple[Reply, Happening | None]:
         """The scripted reply of ``node`` to ``command``, and the effects it had.
 
         ``local`` (the console's own machine) is answered by the responses whose ``on`` is
@@ -126,7 +126,7 @@ class Simulator:
         sim_node = next((n for n in self.scenario.nodes if n.name == node), SimNode(name=node))
         return bool(selector.select([sim_node]))
 
-    def _effects_of(self, response: Response, now: float) -> Happening | None:
+    def _effects_of(self, response: Reply, now: float) -> Happening | None:
         effects = response.effects
         if effects.set or effects.fire or effects.resolve:
             return self._apply(effects, now)

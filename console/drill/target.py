@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from console.drill.scenario import Response
+from console.drill.scenario import Reply
 from console.drill.simulator import Happening, Simulator
 from console.execute.target import Chunk, ChunkQueue, ExitStatus, KillReport, TargetError
 
@@ -19,16 +19,14 @@ from console.execute.target import Chunk, ChunkQueue, ExitStatus, KillReport, Ta
 class SimulatedProcess:
     """One scripted command run on a simulated node, played by a background task."""
 
-    def __init__(
-        self, simulator: Simulator, response: Response, happening: Happening | None
-    ) -> None:
+    def __init__(self, simulator: Simulator, response: Reply, happening: Happening | None) -> None:
         self._sim = simulator
         self._queue = ChunkQueue()
         self._killed = asyncio.Event()
         self.happening = happening
         self._task = asyncio.create_task(self._play(response))
 
-    async def _play(self, response: Response) -> ExitStatus:
+    async def _play(self, response: Reply) -> ExitStatus:
         try:
             if response.hang:
                 await self._killed.wait()

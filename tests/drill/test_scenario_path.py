@@ -96,7 +96,6 @@ responses:
     match: etcdctl member list
     stdout: "m1, started\\n"
 default_response:
-  match: ".*"
   exit: 3
   stderr: "drill: nobody scripted this\\n"
 expected:
