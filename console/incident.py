@@ -222,14 +222,9 @@ class Incident:
         return event.hash
 
     async def record_error(self, where: str, exc: BaseException) -> None:
-        """Journal an error that stopped ``where`` (a run, a block, the console)."""
+        """Journal an error that stopped ``where`` (a run, a block, the console), and cancel
+        the blocks it left running, so the log says how each of them ended."""
         await self.sink.emit(ErrorRecorded(where=where, error=error_text(exc)))
-
-    async def stop_on_error(self, where: str, exc: BaseException, *, close: bool) -> None:
-        """Journal the error, cancel the blocks it left running, then close the log
-        (``close``: a drill, a run's new log) or suspend it for ``resume``; the log is never
-        left open without a word."""
-        await self.record_error(where, exc)
         for run in [r for r in self.state.runs.values() if r.status == "running"]:
             started = run.started.data
             pending = [n for n in started.nodes if n not in run.nodes or not run.nodes[n].result]
@@ -241,6 +236,11 @@ class Incident:
                     nodes_pending=pending,
                 )
             )
+
+    async def stop_on_error(self, where: str, exc: BaseException, *, close: bool) -> None:
+        """Journal the error, then close the log (``close``: a drill, a run's new log) or
+        suspend it for ``resume``; the log is never left open without a word."""
+        await self.record_error(where, exc)
         if close:
             await self.close(f"stopped by an error in {where}")
         else:

@@ -11,9 +11,8 @@ from textual.pilot import Pilot
 
 from console.cli import cli
 from console.config import Config, LoadedConfig
-from console.execute.session import RunbookSession
+from console.drill.simulator import Simulator
 from console.journal.reader import read_log
-from console.runbook.model import Block
 from console.tui.app import ConsoleApp
 from console.workspace import drill_workspace
 from tests.tui.conftest import Autopilot
@@ -27,24 +26,27 @@ def messages(app: ConsoleApp) -> list[str]:
 async def test_a_block_error_is_journalled_and_r_shows_the_ttr(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(self: RunbookSession, block: Block) -> None:  # fault injection
+    def broken(self: Simulator, node: str, command: str) -> None:  # fault injection
         raise RuntimeError("the simulator fell over")
 
-    monkeypatch.setattr(RunbookSession, "run_block", broken)
+    monkeypatch.setattr(Simulator, "respond", broken)
     loaded = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)
     ws = await drill_workspace(loaded, None, speed=30, journal=tmp_path)
     state = ws.incident.state
     app = ConsoleApp(ws)
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: state.firing)
-        await pilot.press("enter", "r")
+        await pilot.press("enter", "down", "r")  # endpoint-status, on the three members
         await until(
             pilot, lambda: any("could not run" in (n.title or "") for n in app._notifications)
         )
         errors = [e for e in ws.incident.sink.timeline if e.type == "error"]
         assert [(e.data.where, e.data.error) for e in errors] == [  # type: ignore[attr-defined]
-            ("block quorum", "RuntimeError: the simulator fell over")
+            ("block endpoint-status", "RuntimeError: the simulator fell over (and 2 more)")
         ]
+        # the block it broke is recorded as cancelled, not left running
+        (run,) = [r for r in state.runs.values() if r.started.data.block == "endpoint-status"]
+        assert run.status == "cancelled"
         await pilot.press("R")  # resolved: the console says the figure it completes
         await until(
             pilot, lambda: any(m.startswith("marked resolved: TTR ") for m in messages(app))
@@ -52,6 +54,8 @@ async def test_a_block_error_is_journalled_and_r_shows_the_ttr(
         ttr = next(m for m in messages(app) if m.startswith("marked resolved"))
         assert "n/a" not in ttr  # measured from the page's start, as the export does
         await pilot.press("q")
+    verified = CliRunner().invoke(cli, ["verify", str(ws.incident.path)])
+    assert verified.exit_code == 0, verified.output
 
 
 def test_a_console_crash_is_journalled_and_the_drill_log_closed(
