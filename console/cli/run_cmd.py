@@ -40,6 +40,7 @@ from console.cli.common import (
 from console.config import LoadedConfig
 from console.drill.debrief import Debrief, debrief
 from console.drill.run import DrillRun
+from console.drill.scenario import path_problems
 from console.durations import format_duration, parse_duration
 from console.errors import Problem, SourceError
 from console.execute import (
@@ -128,7 +129,7 @@ def run_cmd(
     loaded = load_config_or_exit(config_path)
     accepted = check_policy_or_exit(loaded, accept_risk)
     runbook = _load_runbook_or_exit(runbook_path)
-    drill = _drill_or_exit(loaded, scenario, speed, at) if scenario else None
+    drill = _drill_or_exit(loaded, scenario, speed, at, runbook) if scenario else None
     if drill is not None:
         loaded = drill.loaded
     config = loaded.config
@@ -264,16 +265,22 @@ def _load_runbook_or_exit(path: str) -> Runbook:
         die(f"the runbook has {len(exc.problems)} problem(s); nothing was run")
 
 
-def _drill_or_exit(loaded: LoadedConfig, scenario: Path, speed: float, at: str | None) -> DrillRun:
+def _drill_or_exit(
+    loaded: LoadedConfig, scenario: Path, speed: float, at: str | None, runbook: Runbook
+) -> DrillRun:
     try:
-        return DrillRun.prepare(
+        drill = DrillRun.prepare(
             loaded, scenario, speed=speed, at=parse_duration(at) if at else None
         )
+        problems = path_problems(drill.scenario, {b.id for b in runbook.blocks()}, runbook.file)
     except SourceError as exc:
-        print_problems(exc.problems)
-        die(f"the scenario has {len(exc.problems)} problem(s); nothing was run")
+        problems = exc.problems
     except ValueError as exc:
         raise click.UsageError(f"--at {at!r}: {exc}") from None
+    if problems:
+        print_problems(problems)
+        die(f"the scenario has {len(problems)} problem(s); nothing was run")
+    return drill
 
 
 def _catalog_or_exit(runbook: Runbook, paths: list[Any]) -> Catalog:

@@ -36,6 +36,7 @@ Every error names the file, line and key, like the config and runbooks.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,7 +46,7 @@ from console.config import Panel
 from console.drill.promql import evaluate
 from console.drill.series import SeriesStore
 from console.durations import Duration
-from console.errors import ProblemList, SourceError
+from console.errors import Problem, ProblemList, SourceError
 from console.patterns import Regex
 from console.selector import SelectorText
 from console.yamlsrc import (
@@ -260,6 +261,26 @@ def _check_when(
         except ValueError as exc:  # PromQLError, or a bad range duration
             loc = (*where, "when")
             problems.add(file, lines.line_for(loc), f"bad when: {exc}", key=dotted(loc))
+
+
+def path_problems(scenario: Scenario, blocks: Collection[str], runbook: str) -> list[Problem]:
+    """Blocks of the ``expected:`` path that ``runbook`` (whose block ids are ``blocks``) does
+    not have, each at its line in the scenario: a path no run can follow."""
+    problems = ProblemList()
+    unknown = [i for i, e in enumerate(scenario.expected) if e.block not in blocks]
+    if not unknown:
+        return []
+    doc = load_yaml(read_source_or_raise(Path(scenario.file), "scenario"), scenario.file)
+    for index in unknown:
+        line = doc.lines.line_for(("expected", index)) if doc else 1
+        block = scenario.expected[index].block
+        problems.add(
+            scenario.file,
+            line,
+            f"block {block!r} is not in the runbook {runbook}",
+            key=f"expected[{index}]",
+        )
+    return problems.items
 
 
 def load_scenario(path: str | Path) -> Scenario:

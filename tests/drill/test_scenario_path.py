@@ -158,3 +158,16 @@ def test_an_error_mid_run_is_journalled_and_the_log_closed(
     assert "stopped by an error in run" in events[-1].data.summary  # type: ignore[attr-defined]
     verified = CliRunner().invoke(cli, ["verify", str(log)])
     assert verified.exit_code == 0, verified.output
+
+
+def test_an_expected_block_the_runbook_lacks_is_named_at_its_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(ETCD.read_text().replace("  - member-log\n", "  - member-logs\n"))
+    line = scenario.read_text().splitlines().index("  - member-logs") + 1
+    code, out = run(runbook_of(ETCD), scenario, "--yes", "--no-journal")
+    assert code == 2
+    assert (
+        f"{scenario}:{line}: block 'member-logs' is not in the runbook "
+        f"{runbook_of(ETCD)} [expected[2]]"
+    ) in out
+    assert "nothing was run" in out
