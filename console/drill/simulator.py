@@ -111,9 +111,9 @@ class Simulator:
         for response in self.scenario.responses:
             if response.after > now or not self._addressed(response, node):
                 continue
-            if response.when is not None and not self.query(response.when):
+            if not re.search(response.match, command):
                 continue
-            if re.search(response.match, command):
+            if response.when is None or self.query(response.when):
                 return response, self._effects_of(response, now)
         default = self.scenario.default_response
         return default, self._effects_of(default, now)
@@ -123,7 +123,8 @@ class Simulator:
         selector = parse_selector(response.on)
         if node == LOCAL_NODE:
             return selector.is_local
-        sim_node = next((n for n in self.scenario.nodes if n.name == node), SimNode(name=node))
+        unknown = SimNode.model_construct(name=node)  # no roles, no labels: only name= picks it
+        sim_node = next((n for n in self.scenario.nodes if n.name == node), unknown)
         return bool(selector.select([sim_node]))
 
     def _effects_of(self, response: Reply, now: float) -> Happening | None:
