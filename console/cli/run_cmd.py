@@ -176,7 +176,12 @@ def run_cmd(
                     on_fault=_fault_printer(),
                 )
             )
-            _print_warnings(workspace)
+        except KeyboardInterrupt:
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        except JournalError as exc:
+            die(str(exc))
+        _print_warnings(workspace)
+        try:
             result = loop.run(
                 workspace.run_headless(
                     steps, only_checks=only == "checks", on_step=None if as_json else _print_step
