@@ -135,7 +135,8 @@ def run_cmd(
     config = loaded.config
     catalog = _catalog_or_exit(runbook, config.checks)
     # a scenario's vars: are its runbook's values on its path; --var still wins
-    variables = {**(drill.scenario.vars if drill else {}), **_parse_vars(var_items)}
+    on_path = drill is not None and drill.scenario.is_for(runbook)
+    variables = {**(drill.scenario.vars if drill and on_path else {}), **_parse_vars(var_items)}
     steps = _select_steps(runbook, step_refs)
     interactive = sys.stdin.isatty()
     headless = HeadlessRun(
@@ -198,7 +199,7 @@ def run_cmd(
             where = f"; recorded in {incident.path}" if incident.path else ""
             die(visible(f"the run stopped on an error: {error_text(exc)}{where}"))
     incident = workspace.incident
-    path = _scenario_path(drill, incident.state, blocks)
+    path = _scenario_path(drill, incident.state, blocks) if on_path else None
     failed = bool(path.deviations) if path is not None else not result.passed
     code = EXIT_FINDINGS if failed else EXIT_OK
     if as_json:
@@ -210,6 +211,13 @@ def run_cmd(
         echo_json(out)
     else:
         _print_summary(result, code, path)
+        if drill is not None and not on_path:
+            echo(
+                visible(
+                    f"scenario path: not scored: the scenario's vars: and expected: are for "
+                    f"runbook {drill.scenario.runbook}, not {runbook.id}"
+                )
+            )
         if incident.path is not None:
             echo(f"incident log: {incident.path}")
             echo(f"head hash: {incident.state.head}")
@@ -277,7 +285,10 @@ def _drill_or_exit(
         drill = DrillRun.prepare(
             loaded, scenario, speed=speed, at=parse_duration(at) if at else None
         )
-        problems = path_problems(drill.scenario, {b.id for b in runbook.blocks()}, runbook.file)
+        problems = []
+        if drill.scenario.is_for(runbook):
+            ids = {b.id for b in runbook.blocks()}
+            problems = path_problems(drill.scenario, ids, runbook.file)
     except SourceError as exc:
         problems = exc.problems
     except ValueError as exc:

@@ -48,6 +48,8 @@ from console.drill.series import SeriesStore
 from console.durations import Duration
 from console.errors import Problem, ProblemList, SourceError
 from console.patterns import Regex
+from console.runbook.library import Library
+from console.runbook.model import Runbook
 from console.selector import SelectorText
 from console.yamlsrc import (
     LineMap,
@@ -190,6 +192,11 @@ class Scenario(Strict):
         if isinstance(value, dict):
             return {str(k): _scalar_text(v) for k, v in value.items()}
         return value
+
+    def is_for(self, runbook: Runbook) -> bool:
+        """Whether ``vars:`` and ``expected:`` are ``runbook``'s: the scenario names it (by id
+        or file stem, as the console finds it), or names no runbook at all."""
+        return self.runbook is None or Library([runbook]).by_id(self.runbook) is not None
 
     @property
     def expected_ids(self) -> list[str]:

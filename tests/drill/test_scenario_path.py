@@ -171,3 +171,14 @@ def test_an_expected_block_the_runbook_lacks_is_named_at_its_line(tmp_path: Path
         f"{runbook_of(ETCD)} [expected[2]]"
     ) in out
     assert "nothing was run" in out
+
+
+def test_another_runbook_is_not_scored_against_the_scenarios_path(tmp_path: Path) -> None:
+    runbook = tmp_path / "rb.md"
+    runbook.write_text(LOCAL_RUNBOOK)
+    code, out = run(runbook, ETCD, "--no-journal")
+    assert code == 1  # a plain run: kubectl is unscripted in the etcd scenario, so it fails
+    assert (
+        "scenario path: not scored: the scenario's vars: and expected: are for runbook "
+        "etcd-member-down, not from-the-jump-host"
+    ) in out
