@@ -17,7 +17,9 @@ from pathlib import Path
 from console.config import LoadedConfig
 from console.errors import Problem
 from console.journal.events import (
+    BlockCancelled,
     ConfigLoaded,
+    ErrorRecorded,
     Event,
     JournalFault,
     Mode,
@@ -221,11 +223,46 @@ class Incident:
         self.sink.fold(event)
         return event.hash
 
+    async def record_error(self, where: str, exc: BaseException) -> None:
+        """Journal an error that stopped ``where`` (a run, a block, the console), and cancel
+        the blocks it left running, so the log says how each of them ended."""
+        await self.sink.emit(ErrorRecorded(where=where, error=error_text(exc)))
+        for run in [r for r in self.state.runs.values() if r.status == "running"]:
+            started = run.started.data
+            pending = [n for n in started.nodes if n not in run.nodes or not run.nodes[n].result]
+            await self.sink.emit(
+                BlockCancelled(
+                    run=started.run,
+                    block=started.block,
+                    reason=f"stopped by an error in {where}",
+                    nodes_pending=pending,
+                )
+            )
+
+    async def stop_on_error(self, where: str, exc: BaseException, *, close: bool) -> None:
+        """Journal the error, then close the log (``close``: a drill, a run's new log) or
+        suspend it for ``resume``; the log is never left open without a word."""
+        await self.record_error(where, exc)
+        if close:
+            await self.close(f"stopped by an error in {where}")
+        else:
+            await self.suspend(f"stopped by an error in {where}")
+
     async def suspend(self, reason: str = "") -> None:
         """Stop working the incident but leave it open for ``resume``."""
         if self.log is not None:
             event = await self.log.suspend(reason)
             self.sink.fold(event)
+
+
+def error_text(exc: BaseException) -> str:
+    """``RuntimeError: what``; an exception group (a task group's) as its first error."""
+    others = 0
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        others += len(exc.exceptions) - 1
+        exc = exc.exceptions[0]
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text + (f" (and {others} more)" if others else "")
 
 
 def _fault_listener(

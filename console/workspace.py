@@ -23,6 +23,7 @@ from console.drill.engine import DrillEngine
 from console.drill.run import DrillRun
 from console.drill.scenario import Scenario
 from console.errors import Problem
+from console.execute.clock import REAL_CLOCK
 from console.execute.promql import PromQLSource
 from console.execute.session import (
     ConfirmCallback,
@@ -121,6 +122,7 @@ class Workspace:
             incident=self.incident.incident_id,
             passed_checks=passed,
             promql=self.poller.prometheus if self.poller else None,
+            clock=self.drill.clock if self.drill else REAL_CLOCK,
         )
         return self.session
 
@@ -335,6 +337,7 @@ class HeadlessRun:
             incident=incident,
             node_filter=self.node_filter,
             risk_accepted=self.risk_accepted,
+            clock=self.drill.simulator.clock if self.drill else REAL_CLOCK,
         )
 
 

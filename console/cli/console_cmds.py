@@ -64,7 +64,14 @@ def _serve(
         if prepare is not None:
             prepare(workspace)
         use_redactor(workspace.incident.redactor)  # one redactor for the screen, log and farewell
-        farewell = runner.run(run_app(workspace))
+        try:
+            farewell = runner.run(run_app(workspace))
+        except Exception as exc:  # the console died: its cause goes in the log, which is ended
+            incident = workspace.incident
+            drill = workspace.scenario is not None
+            runner.run(incident.stop_on_error("the console", exc, close=drill))
+            runner.run(workspace.aclose())
+            raise
     if farewell:
         echo(farewell)
     if workspace.scenario is not None:

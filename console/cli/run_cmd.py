@@ -5,7 +5,10 @@ output grouped under the node (never interleaved). Actions run only with ``--yes
 confirmation typed on the terminal; without a terminal and without ``--yes`` they are declined
 and recorded so. Exit 0 when every block that ran passed, 1 when any failed, errored, was
 indeterminate, declined or refused, 2 for usage, config or runbook errors (printed as
-``file:line: message``), 130 when interrupted.
+``file:line: message``), 130 when interrupted. With ``--scenario`` whose ``expected:`` path is
+given, exit 0 exactly when the run followed that path with the verdicts it expects (a check
+that proves the member is down fails by design), 1 when it left it. An error that stops the
+run is journalled and the log closed before it is printed (exit 2).
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from console.cli.common import (
     speed_option,
 )
 from console.config import LoadedConfig
+from console.drill.debrief import Debrief, debrief
 from console.drill.run import DrillRun
+from console.drill.scenario import path_problems
 from console.durations import format_duration, parse_duration
 from console.errors import Problem, SourceError
 from console.execute import (
@@ -49,7 +54,9 @@ from console.execute import (
     SessionRun,
     StepRun,
 )
+from console.incident import error_text
 from console.journal.events import JournalFault
+from console.journal.fold import IncidentState
 from console.journal.log import JournalError
 from console.runbook.catalog import Catalog, require_catalog
 from console.runbook.model import Block, Runbook, Step, VarSpec
@@ -117,16 +124,20 @@ def run_cmd(
     or the profile asks for typed confirmation). Everything is written to an incident log, whose
     path and head hash are printed at the end. Exit 0 when every block passed, 1 when any
     failed, errored, was indeterminate or was declined, 2 for usage, config or runbook errors.
+    With --scenario, the scenario's vars: fill the runbook's variables, and the exit is 0
+    exactly when the run followed the scenario's expected path with its expected verdicts.
     """
     loaded = load_config_or_exit(config_path)
     accepted = check_policy_or_exit(loaded, accept_risk)
     runbook = _load_runbook_or_exit(runbook_path)
-    drill = _drill_or_exit(loaded, scenario, speed, at) if scenario else None
+    drill = _drill_or_exit(loaded, scenario, speed, at, runbook) if scenario else None
     if drill is not None:
         loaded = drill.loaded
     config = loaded.config
     catalog = _catalog_or_exit(runbook, config.checks)
-    variables = _parse_vars(var_items)
+    # a scenario's vars: are its runbook's values on its path; --var still wins
+    on_path = drill is not None and drill.scenario.is_for(runbook)
+    variables = {**(drill.scenario.vars if drill and on_path else {}), **_parse_vars(var_items)}
     steps = _select_steps(runbook, step_refs)
     interactive = sys.stdin.isatty()
     headless = HeadlessRun(
@@ -167,7 +178,12 @@ def run_cmd(
                     on_fault=_fault_printer(),
                 )
             )
-            _print_warnings(workspace)
+        except KeyboardInterrupt:
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        except JournalError as exc:
+            die(str(exc))
+        _print_warnings(workspace)
+        try:
             result = loop.run(
                 workspace.run_headless(
                     steps, only_checks=only == "checks", on_step=None if as_json else _print_step
@@ -178,15 +194,31 @@ def run_cmd(
             raise SystemExit(EXIT_INTERRUPTED) from None
         except JournalError as exc:
             die(str(exc))
+        except Exception as exc:  # journalled, the log closed (or suspended), then said
+            incident = workspace.incident
+            loop.run(incident.stop_on_error("run", exc, close=not incident.state.resumes))
+            where = f"; recorded in {incident.path}" if incident.path else ""
+            die(visible(f"the run stopped on an error: {error_text(exc)}{where}"))
     incident = workspace.incident
-    code = EXIT_OK if result.passed else EXIT_FINDINGS
+    path = _scenario_path(drill, incident.state, blocks) if on_path else None
+    failed = bool(path.deviations) if path is not None else not result.passed
+    code = EXIT_FINDINGS if failed else EXIT_OK
     if as_json:
         out = _result_json(runbook, incident.incident_id, result, code)
         out["journal"] = str(incident.path) if incident.path else None
         out["head"] = incident.state.head if incident.path else None
+        if path is not None:
+            out["scenario"] = {"expected": path.expected, "deviations": path.deviations}
         echo_json(out)
     else:
-        _print_summary(result, code)
+        _print_summary(result, code, path)
+        if drill is not None and not on_path:
+            echo(
+                visible(
+                    f"scenario path: not scored: the scenario's vars: and expected: are for "
+                    f"runbook {drill.scenario.runbook}, not {runbook.id}"
+                )
+            )
         if incident.path is not None:
             echo(f"incident log: {incident.path}")
             echo(f"head hash: {incident.state.head}")
@@ -247,16 +279,25 @@ def _load_runbook_or_exit(path: str) -> Runbook:
         die(f"the runbook has {len(exc.problems)} problem(s); nothing was run")
 
 
-def _drill_or_exit(loaded: LoadedConfig, scenario: Path, speed: float, at: str | None) -> DrillRun:
+def _drill_or_exit(
+    loaded: LoadedConfig, scenario: Path, speed: float, at: str | None, runbook: Runbook
+) -> DrillRun:
     try:
-        return DrillRun.prepare(
+        drill = DrillRun.prepare(
             loaded, scenario, speed=speed, at=parse_duration(at) if at else None
         )
+        problems = []
+        if drill.scenario.is_for(runbook):
+            ids = {b.id for b in runbook.blocks()}
+            problems = path_problems(drill.scenario, ids, runbook.file)
     except SourceError as exc:
-        print_problems(exc.problems)
-        die(f"the scenario has {len(exc.problems)} problem(s); nothing was run")
+        problems = exc.problems
     except ValueError as exc:
         raise click.UsageError(f"--at {at!r}: {exc}") from None
+    if problems:
+        print_problems(problems)
+        die(f"the scenario has {len(problems)} problem(s); nothing was run")
+    return drill
 
 
 def _catalog_or_exit(runbook: Runbook, paths: list[Any]) -> Catalog:
@@ -495,7 +536,7 @@ def _print_output(node: NodeRun) -> None:
         echo(f"   [{node.node}: output had bytes that are not UTF-8; shown as U+FFFD]")
 
 
-def _print_summary(result: SessionRun, code: int) -> None:
+def _print_summary(result: SessionRun, code: int, path: Debrief | None) -> None:
     runs = result.runs
     counts: dict[str, int] = {}
     for run in runs:
@@ -504,8 +545,27 @@ def _print_summary(result: SessionRun, code: int) -> None:
     echo(f"\n{len(runs)} block(s): {tally}")
     if result.stopped:
         echo(f"stopped: {result.stopped}")
+    if path is not None:
+        expected = f"{len(path.expected)} expected block(s)"
+        if path.deviations:
+            echo(f"scenario path: {len(path.deviations)} deviation(s) from the {expected}:")
+            for deviation in path.deviations:
+                echo(f"   {deviation}")
+        else:
+            echo(f"scenario path: followed ({expected}, every verdict as expected)")
     if code != EXIT_OK:
-        echo("exit 1: not every block passed", err=True)
+        why = "the run left the scenario's expected path" if path else "not every block passed"
+        echo(f"exit 1: {why}", err=True)
+
+
+def _scenario_path(
+    drill: DrillRun | None, state: IncidentState, blocks: list[Block]
+) -> Debrief | None:
+    """The run scored against its scenario's expected path (limited to the blocks this run
+    could run: ``--step``, ``--only checks``); None without a scenario or an expected path."""
+    if drill is None or not drill.scenario.expected:
+        return None
+    return debrief(drill.scenario, state, only={b.id for b in blocks})
 
 
 _NODE_JSON_FIELDS = [

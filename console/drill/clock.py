@@ -1,9 +1,18 @@
-"""The drill clock: drill seconds that can be paused and sped up by the facilitator."""
+"""The drill clock: drill seconds that can be paused and sped up by the facilitator.
+
+It is also the clock the session and the runner wait by in a drill (``console.execute.clock``):
+``within``/``every``, timeouts and scripted delays pass in drill time.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+
+RECHECK_S = 0.25
+"""A sleeping waiter looks at the clock at least this often (real seconds), so a pause, a new
+speed or a skip ahead takes effect on it."""
 
 
 class DrillClock:
@@ -59,6 +68,16 @@ class DrillClock:
         """Jump drill time forward (the facilitator skips ahead)."""
         self._rebase()
         self._anchor_drill += max(seconds, 0.0)
+
+    def now(self) -> float:
+        """Drill seconds since the start (the ``Clock`` protocol's reading)."""
+        return self.elapsed()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of drill time, following pauses, speed changes and skips."""
+        until = self.elapsed() + max(seconds, 0.0)
+        while (real := self.real_seconds_until(until)) > 0:
+            await asyncio.sleep(min(real, RECHECK_S))
 
     def real_seconds_until(self, drill_at: float) -> float:
         """Real seconds until the drill clock reads ``drill_at`` (inf while paused)."""

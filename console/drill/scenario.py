@@ -27,7 +27,12 @@ A scenario is YAML::
         effects:
           set: [{name: etcd_server_has_leader, labels: {instance: m2}, value: 1}]
           resolve: [EtcdMemberDown]
-    expected: [quorum, endpoint-status, restart, member-healthy]
+    vars: {member: m2}                   # the runbook's variables on this scenario's path
+    expected:                            # the path, in order; a mapping gives more than the id
+      - quorum
+      - {block: endpoint-status, verdict: fail}   # fails by design: m2 is down
+      - {block: restart, nodes: [m2]}
+      - member-healthy
 
 Every error names the file, line and key, like the config and runbooks.
 """
@@ -35,8 +40,9 @@ Every error names the file, line and key, like the config and runbooks.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -44,8 +50,10 @@ from console.config import Panel
 from console.drill.promql import evaluate
 from console.drill.series import SeriesStore
 from console.durations import Duration
-from console.errors import ProblemList, SourceError
+from console.errors import Problem, ProblemList, SourceError
 from console.patterns import Regex
+from console.runbook.library import Library
+from console.runbook.model import Runbook
 from console.selector import SelectorText
 from console.yamlsrc import (
     LineMap,
@@ -128,19 +136,38 @@ class HandInject(Effects):
     say: str = ""
 
 
-class Response(Strict):
-    """A scripted reply of a node to a command matching ``match`` (a regex search)."""
+class Reply(Strict):
+    """What a simulated node answers: output, exit status, how long it takes, its effects."""
 
-    on: SelectorText = "all"
-    match: Regex
-    after: Duration = 0.0
-    when: str | None = None  # PromQL over the simulated series; the reply applies if non-empty
     stdout: str = ""
     stderr: str = ""
     exit: int = 0
     delay: Duration = 0.0
     hang: bool = False
     effects: Effects = Field(default_factory=Effects)
+
+
+class Response(Reply):
+    """A scripted reply of a node to a command matching ``match`` (a regex search)."""
+
+    on: SelectorText = "all"
+    match: Regex
+    after: Duration = 0.0
+    when: str | None = None  # PromQL over the simulated series; the reply applies if non-empty
+
+
+class ExpectedBlock(Strict):
+    """A block on the scenario's expected path: its final verdict and, for an action, the nodes
+    it should run on (``run --scenario`` exits 0 only when the run matches)."""
+
+    block: str
+    verdict: Literal["pass", "fail", "error", "indeterminate"] = "pass"
+    nodes: list[str] | None = None
+
+    @classmethod
+    def of(cls, value: Any) -> Any:
+        """A bare block id means ``{block: id}`` (expected to pass)."""
+        return {"block": value} if isinstance(value, str) else value
 
 
 class Scenario(Strict):
@@ -158,13 +185,43 @@ class Scenario(Strict):
     timeline: list[Inject] = Field(default_factory=list)
     hand_injects: list[HandInject] = Field(default_factory=list)
     responses: list[Response] = Field(default_factory=list)
-    default_response: Response = Field(
-        default_factory=lambda: Response(
-            match=".*", exit=127, stderr="drill: no scripted response for this command\n"
+    default_response: Reply = Field(
+        default_factory=lambda: Reply(
+            exit=127, stderr="drill: no scripted response for this command\n"
         )
     )
-    expected: list[str] = Field(default_factory=list)
+    vars: dict[str, str] = Field(default_factory=dict)
+    expected: list[ExpectedBlock] = Field(default_factory=list)
     file: str = ""
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _expected(cls, value: Any) -> Any:
+        return [ExpectedBlock.of(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("vars", mode="before")
+    @classmethod
+    def _vars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): _scalar_text(v) for k, v in value.items()}
+        return value
+
+    def is_for(self, runbook: Runbook) -> bool:
+        """Whether ``vars:`` and ``expected:`` are ``runbook``'s: the scenario names it (by id
+        or file stem, as the console finds it), or names no runbook at all."""
+        return self.runbook is None or Library([runbook]).by_id(self.runbook) is not None
+
+    @property
+    def expected_ids(self) -> list[str]:
+        """The expected path's block ids, in order."""
+        return [e.block for e in self.expected]
+
+
+def _scalar_text(value: Any) -> Any:
+    """A YAML scalar as the text a ``--var`` would give (``2`` -> ``"2"``); others unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else value
 
 
 def parse_scenario(text: str, file: str | Path) -> Scenario:
@@ -190,6 +247,15 @@ def parse_scenario(text: str, file: str | Path) -> Scenario:
     names["hand_injects"] = [h.name for h in scenario.hand_injects]
     for section, listed in names.items():
         _check_unique(section, listed, file, doc.lines, problems)
+    ids = scenario.expected_ids
+    for index, block in enumerate(ids):
+        if block in ids[:index]:
+            problems.add(
+                file,
+                doc.lines.line_for(("expected", index)),
+                f"block {block!r} is on the expected path twice",
+                key=f"expected[{index}]",
+            )
     if problems:
         raise SourceError(problems)
     return scenario
@@ -216,7 +282,6 @@ def _check_when(
     located: list[tuple[Path_, Response]] = [
         (("responses", index), response) for index, response in enumerate(scenario.responses)
     ]
-    located.append((("default_response",), scenario.default_response))
     for where, response in located:
         if response.when is None:
             continue
@@ -225,6 +290,26 @@ def _check_when(
         except ValueError as exc:  # PromQLError, or a bad range duration
             loc = (*where, "when")
             problems.add(file, lines.line_for(loc), f"bad when: {exc}", key=dotted(loc))
+
+
+def path_problems(scenario: Scenario, blocks: Collection[str], runbook: str) -> list[Problem]:
+    """Blocks of the ``expected:`` path that ``runbook`` (whose block ids are ``blocks``) does
+    not have, each at its line in the scenario: a path no run can follow."""
+    problems = ProblemList()
+    unknown = [i for i, e in enumerate(scenario.expected) if e.block not in blocks]
+    if not unknown:
+        return []
+    doc = load_yaml(read_source_or_raise(Path(scenario.file), "scenario"), scenario.file)
+    for index in unknown:
+        line = doc.lines.line_for(("expected", index)) if doc else 1
+        block = scenario.expected[index].block
+        problems.add(
+            scenario.file,
+            line,
+            f"block {block!r} is not in the runbook {runbook}",
+            key=f"expected[{index}]",
+        )
+    return problems.items
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from console.drill.clock import DrillClock
 from console.drill.promql import Sample, evaluate
-from console.drill.scenario import AlertSpec, Effects, Inject, Response, Scenario, SimNode
+from console.drill.scenario import AlertSpec, Effects, Inject, Reply, Response, Scenario, SimNode
 from console.drill.series import SeriesStore
+from console.execute.local import LOCAL_NODE
 from console.selector import parse_selector
 
 
@@ -103,24 +104,38 @@ class Simulator:
         """Evaluate PromQL over the simulated series, now."""
         return evaluate(promql, self.series, self.now())
 
-    def respond(self, node: str, command: str) -> tuple[Response, Happening | None]:
-        """The scripted reply of ``node`` to ``command``, and the effects it had."""
+    def respond(self, node: str, command: str) -> tuple[Reply, Happening | None]:
+        """The scripted reply of ``node`` to ``command``, and the effects it had.
+
+        ``local`` (the console's own machine) is answered by the responses whose ``on`` is
+        ``local``; a node the scenario lacks by those that name it. A command nothing matches
+        gets the scenario's ``default_response``, never an error.
+        """
         now = self.now()
-        sim_node = next((n for n in self.scenario.nodes if n.name == node), None)
         for response in self.scenario.responses:
-            if response.after > now:
+            if response.after > now or not self._addressed(response, node):
                 continue
-            if sim_node is not None and not parse_selector(response.on).select([sim_node]):
+            if not re.search(response.match, command):
                 continue
-            if response.when is not None and not self.query(response.when):
-                continue
-            if re.search(response.match, command):
-                happening = None
-                effects = response.effects
-                if effects.set or effects.fire or effects.resolve:
-                    happening = self._apply(effects, now)
-                return response, happening
-        return self.scenario.default_response, None
+            if response.when is None or self.query(response.when):
+                return response, self._effects_of(response, now)
+        default = self.scenario.default_response
+        return default, self._effects_of(default, now)
+
+    def _addressed(self, response: Response, node: str) -> bool:
+        """Whether ``response``'s ``on`` selects ``node`` (``local`` only by ``on: local``)."""
+        selector = parse_selector(response.on)
+        if node == LOCAL_NODE:
+            return selector.is_local
+        unknown = SimNode.model_construct(name=node)  # no roles, no labels: only name= picks it
+        sim_node = next((n for n in self.scenario.nodes if n.name == node), unknown)
+        return bool(selector.select([sim_node]))
+
+    def _effects_of(self, response: Reply, now: float) -> Happening | None:
+        effects = response.effects
+        if effects.set or effects.fire or effects.resolve:
+            return self._apply(effects, now)
+        return None
 
     def _apply(self, effects: Effects, at: float) -> Happening:
         happening = Happening(at=at, say="")

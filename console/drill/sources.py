@@ -24,9 +24,9 @@ class SimulatedPrometheus:
     name = "prometheus"
     url = "drill://simulator"
 
-    def __init__(self, simulator: Simulator, started: datetime | None = None) -> None:
+    def __init__(self, simulator: Simulator) -> None:
         self._sim = simulator
-        self._started = started or datetime.now(UTC)
+        self._starts: dict[str, datetime] = {}
 
     async def query(self, promql: str) -> list[Series]:
         """Evaluate ``promql`` over the simulated series."""
@@ -44,11 +44,20 @@ class SimulatedPrometheus:
                 labels=a.all_labels,
                 annotations=a.annotations,
                 state="firing",
-                starts_at=self._started + timedelta(seconds=a.fired_at),
+                starts_at=self._starts_at(a.fingerprint, a.fired_at),
                 source="drill",
             )
             for a in self._sim.alerts.values()
         ]
+
+    def _starts_at(self, fingerprint: str, fired_at: float) -> datetime:
+        """The wall time the alert fired, fixed when it is first reported: now, less the drill
+        time since it fired at today's speed (so ``startsAt`` is never after it is seen)."""
+        if fingerprint not in self._starts:
+            clock = self._sim.clock
+            ago = max(self._sim.now() - fired_at, 0.0) / clock.speed
+            self._starts[fingerprint] = datetime.now(UTC) - timedelta(seconds=ago)
+        return self._starts[fingerprint]
 
     async def aclose(self) -> None:
         """Nothing to close."""

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from console.drill.scenario import Reply
 from console.drill.simulator import Happening, Simulator
 from console.execute.target import Chunk, ChunkQueue, ExitStatus, KillReport, TargetError
 
@@ -18,28 +19,20 @@ from console.execute.target import Chunk, ChunkQueue, ExitStatus, KillReport, Ta
 class SimulatedProcess:
     """One scripted command run on a simulated node, played by a background task."""
 
-    def __init__(self, simulator: Simulator, node: str, command: str) -> None:
+    def __init__(self, simulator: Simulator, response: Reply, happening: Happening | None) -> None:
         self._sim = simulator
         self._queue = ChunkQueue()
         self._killed = asyncio.Event()
-        self.happening: Happening | None = None
-        self._task = asyncio.create_task(self._play(node, command))
+        self.happening = happening
+        self._task = asyncio.create_task(self._play(response))
 
-    async def _play(self, node: str, command: str) -> ExitStatus:
+    async def _play(self, response: Reply) -> ExitStatus:
         try:
-            response, self.happening = self._sim.respond(node, command)
-            wait = (
-                float("inf")
-                if response.hang
-                else self._sim.clock.real_seconds_until(self._sim.now() + response.delay)
-            )
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._killed.wait(), timeout=None if wait == float("inf") else wait
-                    )
-                if self._killed.is_set():
-                    return ExitStatus(None, "KILL")
+            if response.hang:
+                await self._killed.wait()
+                return ExitStatus(None, "KILL")
+            if response.delay > 0 and await self._killed_within(response.delay):
+                return ExitStatus(None, "KILL")
             if response.stdout:
                 self._queue.put(Chunk("stdout", response.stdout.encode()))
             if response.stderr:
@@ -47,6 +40,17 @@ class SimulatedProcess:
             return ExitStatus(response.exit)
         finally:
             self._queue.close()
+
+    async def _killed_within(self, delay: float) -> bool:
+        """Wait ``delay`` drill seconds; True if the runner killed the command first."""
+        waits = [
+            asyncio.ensure_future(self._sim.clock.sleep(delay)),
+            asyncio.ensure_future(self._killed.wait()),
+        ]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits:
+            waiting.cancel()
+        return self._killed.is_set()
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._queue
@@ -80,9 +84,11 @@ class SimulatedTarget:
         return self._node
 
     async def start(self, command: str, *, shell: str) -> SimulatedProcess:
-        """Start the scripted reply to ``command``; a node the scenario lacks (``on: local``, a
-        name from the inventory) is that node's error verdict, raised here where the runner
-        judges it rather than when the block is planned."""
-        if self._node not in {n.name for n in self._sim.nodes}:
-            raise TargetError("unreachable", f"node {self._node!r} is not in the drill scenario")
-        return SimulatedProcess(self._sim, self._node, command)
+        """Start the scripted reply to ``command``. Every node answers, ``local`` and names the
+        scenario lacks included: what nothing scripts gets the scenario's default response.
+        A ``when:`` the simulator cannot evaluate now is this node's error verdict."""
+        try:
+            response, happening = self._sim.respond(self._node, command)
+        except ValueError as exc:  # PromQLError: a when: that parsed but cannot be evaluated
+            raise TargetError("config", f"the scenario's when: failed: {exc}") from None
+        return SimulatedProcess(self._sim, response, happening)

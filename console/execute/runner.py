@@ -19,12 +19,12 @@ actions are the session's job and come before ``block.started``.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from console.execute.clock import REAL_CLOCK, Clock, clock_timeout
 from console.execute.languages import BlockExecution, Produced, RunContext
 from console.execute.output import Decoded, NodeOutput, Truncation
 from console.execute.target import (
@@ -152,10 +152,17 @@ class BlockRunner:
     """Runs blocks and reports them through an ``EventSink``."""
 
     def __init__(
-        self, sink: EventSink, *, concurrency: int = 64, output_cap: int = 1 << 20
+        self,
+        sink: EventSink,
+        *,
+        concurrency: int = 64,
+        output_cap: int = 1 << 20,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
         self.sink = sink
         self.output_cap = output_cap
+        self.clock = clock
+        """Timeouts and durations are measured on it (the drill clock in a drill)."""
         self._slots = asyncio.Semaphore(concurrency)
 
     # -- shell blocks --------------------------------------------------------------------
@@ -169,7 +176,7 @@ class BlockRunner:
     ) -> BlockRun:
         """Run a shell block on ``jobs``, honouring ``batch`` and ``canary``."""
         block = spec.block
-        started = time.monotonic()
+        started = self.clock.now()
         await self._started(spec, [j.node for j in jobs])
         state = _BlockState(spec, deferred=bool(block.options.expect and block.options.expect.same))
         canary = block.options.canary
@@ -217,6 +224,9 @@ class BlockRunner:
                 )
         return ""
 
+    def _since(self, began: float) -> float:
+        return self.clock.now() - began
+
     async def _node(self, state: _BlockState, job: NodeJob) -> None:
         async with self._slots:
             state.started.add(job.node)
@@ -224,16 +234,18 @@ class BlockRunner:
 
     async def _exec(self, state: _BlockState, job: NodeJob) -> None:
         spec = state.spec
-        begun = time.monotonic()
+        begun = self.clock.now()
         start = asyncio.ensure_future(job.target.start(job.command, shell=spec.block.lang))
         try:
             proc = await asyncio.shield(start)
         except TargetError as exc:
             reason = f"{exc.kind}: {exc}"
-            await self._result(state, NodeRun(job.node, "error", reason, duration_s=_since(begun)))
+            await self._result(
+                state, NodeRun(job.node, "error", reason, duration_s=self._since(begun))
+            )
             return
         except ConnectionLost as exc:
-            run = NodeRun(job.node, "indeterminate", str(exc), duration_s=_since(begun))
+            run = NodeRun(job.node, "indeterminate", str(exc), duration_s=self._since(begun))
             await self._result(state, run)
             return
         except asyncio.CancelledError:
@@ -259,7 +271,7 @@ class BlockRunner:
 
         async def watchdog() -> None:
             nonlocal kill, timed_out
-            await asyncio.sleep(spec.timeout)
+            await self.clock.sleep(spec.timeout)
             if not finished:
                 timed_out = True
                 kill = await proc.kill()
@@ -270,7 +282,7 @@ class BlockRunner:
         reason = ""
         status = None
         try:
-            async with asyncio.timeout(spec.timeout + HARD_STOP_S):
+            async with clock_timeout(self.clock, spec.timeout + HARD_STOP_S):
                 async for chunk in proc:
                     await self._output(state, job.node, output, chunk.stream, chunk.data)
                 status = await proc.wait()
@@ -323,7 +335,7 @@ class BlockRunner:
             node,
             verdict_for(outcome) or "pass",
             reason,
-            duration_s=time.monotonic() - begun,
+            duration_s=self._since(begun),
             stdout=output.text("stdout"),
             stderr=output.text("stderr"),
             invalid_utf8=output.invalid_utf8,
@@ -431,7 +443,7 @@ class BlockRunner:
     ) -> BlockRun:
         """Run a console language's block once, from its typed plan; each node it produced is
         judged."""
-        started = time.monotonic()
+        started = self.clock.now()
         block = spec.block
         node = execution.node(block, plan)
         await self._started(spec, [node])
@@ -497,7 +509,7 @@ class BlockRunner:
             nodes,
             not_run,
             spec.command,
-            time.monotonic() - started,
+            self.clock.now() - started,
         )
         await self._finished(run, worst)
         return run
@@ -547,10 +559,6 @@ def _summary(nodes: list[NodeRun]) -> str:
     first = bad[0]
     more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
     return f"{first.node}: {first.verdict}: {first.reason}{more}"
-
-
-def _since(began: float) -> float:
-    return time.monotonic() - began
 
 
 async def _settle(start: asyncio.Future[Process]) -> Process | None:

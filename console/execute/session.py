@@ -23,6 +23,7 @@ from typing import Literal
 from console.config import Config, Node
 from console.durations import format_duration
 from console.errors import Problem, SourceError
+from console.execute.clock import REAL_CLOCK, Clock
 from console.execute.languages import RunContext, block_execution
 from console.execute.promql import PromQLSource
 from console.execute.runner import BlockRun, BlockRunner, NodeJob, RunSpec
@@ -112,7 +113,8 @@ class BlockPlan:
 class Retrying:
     """A ``within``/``every`` check between attempts: what the screen shows while it waits.
 
-    Times are wall-clock seconds (``time.time()``), so they can be shown as a time of day.
+    Times are wall-clock seconds (``time.time()``), so they can be shown as a time of day; in
+    a drill they are estimated from the drill clock's speed.
     """
 
     block: str
@@ -171,6 +173,7 @@ class RunbookSession:
         passed_checks: Iterable[str] = (),
         risk_accepted: bool = False,
         promql: PromQLSource | None = None,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
         self.runbook = runbook
         self.config = config
@@ -183,8 +186,13 @@ class RunbookSession:
         self.incident = incident
         self.promql = promql
         """Answers ``promql`` blocks; given by whoever assembles the session, never built here."""
+        self.clock = clock
+        """``within``/``every`` and timeouts count on it (the drill clock in a drill)."""
         self.runner = BlockRunner(
-            sink, concurrency=config.ssh.concurrency, output_cap=config.execution.output_cap
+            sink,
+            concurrency=config.ssh.concurrency,
+            output_cap=config.execution.output_cap,
+            clock=clock,
         )
         self.verdicts: dict[str, str] = {c: "pass" for c in passed_checks}
         self.retrying: dict[str, Retrying] = {}
@@ -404,16 +412,17 @@ class RunbookSession:
 
     async def _check(self, plan: BlockPlan) -> BlockRun:
         options = plan.block.options
-        deadline = time.monotonic() + options.within if options.within is not None else None
+        clock = self.clock
+        deadline = clock.now() + options.within if options.within is not None else None
         every = options.every or DEFAULT_EVERY_S
         attempt = 1
         while True:
-            began = time.monotonic()
+            began = clock.now()
             run = await self._execute(plan, _run_id(), attempt)
             if run.passed or deadline is None:
                 return run
-            wait = max(0.0, began + every - time.monotonic())
-            if time.monotonic() + wait >= deadline:
+            wait = max(0.0, began + every - clock.now())
+            if clock.now() + wait >= deadline:
                 return run
             await self._between_attempts(run, plan, wait, deadline)
             attempt += 1
@@ -423,14 +432,14 @@ class RunbookSession:
     ) -> None:
         """Wait for the next attempt, showing when it comes (``retrying``); cancelled here,
         the loop ends with ``block.cancelled`` for the attempt that just ended."""
-        now, wall = time.monotonic(), time.time()
+        now, wall, rate = self.clock.now(), time.time(), self.clock.speed
         nodes = [n.node for n in run.nodes] + run.not_run
         block = run.block.id
         self.retrying[block] = Retrying(
-            block, run.run, run.attempt, nodes, wall + wait, wall + (deadline - now)
+            block, run.run, run.attempt, nodes, wall + wait / rate, wall + (deadline - now) / rate
         )
         try:
-            await asyncio.sleep(wait)
+            await self.clock.sleep(wait)
         except asyncio.CancelledError:
             reason = (
                 f"cancelled between attempts: attempt {run.attempt + 1} of a "

@@ -524,6 +524,18 @@ class JournalFault(Payload):
         return f"journal {self.operation} FAILED: {self.error} (attempt {self.attempts})"
 
 
+class ErrorRecorded(Payload):
+    """An error that stopped a run or a console action, recorded before anything else happens
+    (so a crash leaves its cause in the log, and the log is then closed or suspended)."""
+
+    TYPE = "error"
+    where: str
+    error: str
+
+    def describe(self, mode: str) -> str:
+        return f"ERROR in {self.where}: {first_line(self.error)}"
+
+
 class Event(BaseModel):
     """One line of the incident log: the envelope and its typed payload."""
 

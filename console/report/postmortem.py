@@ -30,16 +30,14 @@ from console.journal.events import (
 )
 from console.journal.fold import AlertState, BlockRun, IncidentState, NodeRun, fold
 from console.journal.milestones import (
-    FIGURES,
     LABELS,
     ORDER,
     Mark,
     as_utc,
-    effective_marks,
-    figures,
     parse_ts,
     utc_text,
 )
+from console.report.milestones import IncidentFigures, incident_figures
 from console.report.timeline import describe, offset_text
 
 EXCERPT_LINES = 20
@@ -232,8 +230,9 @@ def build_postmortem(
 ) -> Postmortem:
     """The postmortem of a log's events; ``integrity`` is the verify verdict to print."""
     state = fold(events)
-    marks, notes = effective_marks(state.milestones.current, state.derived)
-    figure_set = _figures(marks, notes)
+    incident = incident_figures(state)
+    marks = incident.marks
+    figure_set = _figures(incident)
     opened_at = parse_ts(state.first_ts)
     start = marks.get("impact_started")
     t0 = start.at if start else opened_at
@@ -305,21 +304,16 @@ def _alert_row(alert: AlertState) -> AlertRow:
     )
 
 
-def _figures(marks: dict[str, Mark], notes: list[str]) -> FigureSet:
-    computed = figures(marks)
+def _figures(incident: IncidentFigures) -> FigureSet:
+    computed = incident.computed
     return FigureSet(
         impact_started=utc_text(computed.start.at) if computed.start else None,
         figures=[
-            Figure(
-                name=name,
-                milestone=LABELS[milestone],
-                seconds=computed.seconds.get(name),
-                text=computed.text(name),
-            )
-            for name, milestone in FIGURES
+            Figure(name=f.name, milestone=LABELS[f.milestone], seconds=f.seconds, text=f.text)
+            for f in incident.lines
         ],
         refused=computed.refused,
-        notes=notes,
+        notes=incident.notes,
     )
 
 

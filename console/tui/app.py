@@ -32,6 +32,7 @@ from console.journal.events import (
 from console.journal.log import default_actor
 from console.journal.reader import LogUnreadable
 from console.report.export import export_beside
+from console.report.milestones import marked_text
 from console.report.timeline import describe
 from console.runbook.match import AlertValue, rank_runbooks, values_from_alerts
 from console.runbook.model import Block, Runbook, Step, VarSpec
@@ -365,7 +366,8 @@ class ConsoleApp(App[str]):
         except asyncio.CancelledError:
             self.notify(self.shown(f"{block.id}: cancelled"), severity="warning", markup=False)
             raise
-        except Exception as exc:  # a runbook or target problem: show it, keep the console up
+        except Exception as exc:  # a runbook or target problem: journal it, show it, keep going
+            await self.ws.incident.record_error(f"block {block.id}", exc)
             self.notify(
                 self.shown(f"{block.id}: {exc}"),
                 title="could not run",
@@ -425,7 +427,7 @@ class ConsoleApp(App[str]):
                 self.shown(str(exc)), title="milestone refused", severity="error", markup=False
             )
             return
-        self.notify(f"marked {name}")
+        self.notify(self.shown(marked_text(self.ws.incident.state, name)), markup=False)
 
     async def action_snapshot(self) -> None:
         await self._snapshot("manual")
@@ -601,6 +603,12 @@ class ConsoleApp(App[str]):
 async def run_app(workspace: Workspace) -> str | None:
     """Run the console until the engineer quits or closes; returns the farewell line.
 
-    It runs on the running loop, which must be the one ``workspace`` was built on.
+    It runs on the running loop, which must be the one ``workspace`` was built on. An error
+    that stopped the console is raised here, after the screen is gone.
     """
-    return await ConsoleApp(workspace).run_async()
+    app = ConsoleApp(workspace)
+    farewell = await app.run_async()
+    crash = app._exception  # Textual keeps an unhandled error here; run_async returns anyway
+    if crash is not None:
+        raise crash  # the caller journals it and ends the log
+    return farewell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import textwrap
 from pathlib import Path
@@ -201,7 +202,6 @@ def test_bundled_scenario_plays_out() -> None:
 
 async def test_simulated_target_plays_the_script() -> None:
     from console.drill.target import SimulatedTarget
-    from console.execute.target import TargetError
 
     now = FakeTime()
     clock = DrillClock(now=now)
@@ -212,12 +212,17 @@ async def test_simulated_target_plays_the_script() -> None:
     chunks = [c async for c in process]
     status = await process.wait()
     assert status.code == 1 and [c.stream for c in chunks] == ["stderr"]
-    clock.set_speed(1000)  # a sped-up drill waits 3 drill seconds in 3 ms
+    clock.set_speed(1000)  # a sped-up drill waits 3 drill seconds in 3 ms of its clock
     restart = await SimulatedTarget(sim, "m2").start("systemctl restart etcd", shell="sh")
-    assert (await restart.wait()).code == 0
+    await asyncio.sleep(0.01)
+    assert not restart._task.done()  # the drill clock has not moved: the delay is not over
+    now.t += 0.004
+    assert (await asyncio.wait_for(restart.wait(), 5)).code == 0
     assert restart.happening is not None and not sim.alerts
-    with pytest.raises(TargetError, match="not in the drill scenario"):
-        await SimulatedTarget(sim, "m9").start("true", shell="sh")
+    # a node the scenario lacks gets the documented default reply, not an error
+    unknown = await SimulatedTarget(sim, "m9").start("true", shell="sh")
+    assert (await unknown.wait()).code == 127
+    assert b"no scripted response" in b"".join([c.data async for c in unknown])
 
 
 async def test_simulated_hang_is_killed() -> None:
