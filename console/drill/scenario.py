@@ -100,9 +100,7 @@ class SeriesSet(Strict):
     @field_validator("labels", mode="before")
     @classmethod
     def _labels(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
-        return value
+        return _text_map(value)
 
 
 class AlertSpec(Strict):
@@ -202,9 +200,7 @@ class Scenario(Strict):
     @field_validator("vars", mode="before")
     @classmethod
     def _vars(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): _scalar_text(v) for k, v in value.items()}
-        return value
+        return _text_map(value)
 
     def is_for(self, runbook: Runbook) -> bool:
         """Whether ``vars:`` and ``expected:`` are ``runbook``'s: the scenario names it (by id
@@ -215,6 +211,16 @@ class Scenario(Strict):
     def expected_ids(self) -> list[str]:
         """The expected path's block ids, in order."""
         return [e.block for e in self.expected]
+
+
+def _text_map(value: Any) -> Any:
+    """A YAML mapping of scalars as text (labels, ``vars:``): ``{zone: 2}`` -> ``{"zone": "2"}``.
+
+    A value that is not a scalar is left for validation to refuse with its line.
+    """
+    if isinstance(value, dict):
+        return {str(k): _scalar_text(v) for k, v in value.items()}
+    return value
 
 
 def _scalar_text(value: Any) -> Any:

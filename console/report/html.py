@@ -235,14 +235,10 @@ def _metrics(pm: Postmortem) -> list[str]:
 
 
 def _log(pm: Postmortem) -> list[str]:
-    out = [
-        "<ul>",
-        f"<li>Log: <code>{_h(pm.log.file)}</code>, {pm.log.events} events "
-        f"(seq 0-{pm.log.last_seq}), chain {_h(pm.log.chain)}, fsync {_h(pm.log.fsync)}.</li>",
-        f"<li>Head: <code>{_h(pm.log.head)}</code>; check with <code>incident-console verify "
-        f"{_h(pm.log.file)} --head {_h(pm.log.head[:12])}</code>.</li>",
-        f"<li>Integrity: {_h(pm.log.integrity)}.</li>",
+    items = [
+        "<li>"
+        + "".join(f"<code>{_h(text)}</code>" if is_code else _h(text) for text, is_code in line)
+        + "</li>"
+        for line in sections.log_lines(pm)
     ]
-    out += [f"<li>Journal fault: {_h(f)}</li>" for f in pm.log.faults]
-    out += [f"<li>Console resumed: {_h(r)}</li>" for r in pm.log.resumes]
-    return [*out, "</ul>"]
+    return ["<ul>", *items, "</ul>"]

@@ -17,6 +17,7 @@ from console.report.sections import (
     drill_banner,
     excerpt_pointer,
     facts,
+    log_lines,
     mark_origin,
     num,
     result_cells,
@@ -197,14 +198,14 @@ def _metrics(pm: Postmortem) -> list[str]:
     ] or ["- No metric snapshot was recorded."]
 
 
+def _md_piece(text: str) -> str:
+    """``md(text)`` for a piece of a line, keeping the space at either end that joins it."""
+    lead = " " if text[:1].isspace() else ""
+    return lead + md(text) + (" " if text[-1:].isspace() and text.strip() else "")
+
+
 def _log(pm: Postmortem) -> list[str]:
-    out = [
-        f"- Log: {code(pm.log.file)}, {pm.log.events} events (seq 0-{pm.log.last_seq}), "
-        f"chain {pm.log.chain}, fsync {pm.log.fsync}.",
-        f"- Head: {code(pm.log.head)}; check with "
-        f"{code(f'incident-console verify {pm.log.file} --head {pm.log.head[:12]}')}.",
-        f"- Integrity: {md(pm.log.integrity)}.",
+    return [
+        "- " + "".join(code(text) if is_code else _md_piece(text) for text, is_code in line)
+        for line in log_lines(pm)
     ]
-    out += [f"- Journal fault: {md(f)}" for f in pm.log.faults]
-    out += [f"- Console resumed: {md(r)}" for r in pm.log.resumes]
-    return out

@@ -200,3 +200,23 @@ def result_cells(result: NodeReport) -> tuple[str, str, str, str, str]:
         took,
         detail_text(result),
     )
+
+
+Segment = tuple[str, bool]
+"""A piece of a line: its text, and whether it is code (a file name, a command)."""
+
+
+def log_lines(pm: Postmortem) -> list[list[Segment]]:
+    """The supporting-information bullets: the log, its head and how to check it, faults."""
+    log = pm.log
+    verify = f"incident-console verify {log.file} --head {log.head[:12]}"
+    counts = f", {log.events} events (seq 0-{log.last_seq}), chain {log.chain}, fsync {log.fsync}."
+    head: list[Segment] = [("Head: ", False), (log.head, True), ("; check with ", False)]
+    lines: list[list[Segment]] = [
+        [("Log: ", False), (log.file, True), (counts, False)],
+        [*head, (verify, True), (".", False)],
+        [(f"Integrity: {log.integrity}.", False)],
+    ]
+    lines += [[(f"Journal fault: {fault}", False)] for fault in log.faults]
+    lines += [[(f"Console resumed: {resume}", False)] for resume in log.resumes]
+    return lines
