@@ -37,11 +37,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from console.config import Panel
-from console.drill.promql import evaluate
-from console.drill.series import SeriesStore
 from console.durations import Duration
 from console.errors import ProblemList, SourceError
 from console.patterns import Regex
+from console.promql import PromQLError, parse_query, unsupported_constructs
 from console.selector import SelectorText
 from console.yamlsrc import (
     LineMap,
@@ -190,7 +189,8 @@ def parse_scenario(text: str, file: str | Path) -> Scenario:
 def _check_when(
     scenario: Scenario, file: str | Path, lines: LineMap, problems: ProblemList
 ) -> None:
-    """Parse every response's ``when:`` now, so a bad one is a problem at load, not mid-drill."""
+    """Parse every response's ``when:`` now, so a bad one (or one the simulator cannot
+    evaluate) is a problem at load, not mid-drill."""
     located: list[tuple[Path_, Response]] = [
         (("responses", index), response) for index, response in enumerate(scenario.responses)
     ]
@@ -198,11 +198,15 @@ def _check_when(
     for where, response in located:
         if response.when is None:
             continue
+        loc = (*where, "when")
         try:
-            evaluate(response.when, SeriesStore(), 0.0)
-        except ValueError as exc:  # PromQLError, or a bad range duration
-            loc = (*where, "when")
+            missing = unsupported_constructs(parse_query(response.when))
+        except PromQLError as exc:
             problems.add(file, lines.line_for(loc), f"bad when: {exc}", key=dotted(loc))
+            continue
+        if missing:
+            why = f"bad when: the drill simulator cannot evaluate {missing[0]}"
+            problems.add(file, lines.line_for(loc), why, key=dotted(loc))
 
 
 def load_scenario(path: str | Path) -> Scenario:
