@@ -17,10 +17,15 @@ import httpx
 import pytest
 
 from console.drill.promql import PromQLError, evaluate
+from console.drill.scenario import load_scenario
 from console.drill.series import SeriesStore
+from console.runbook.catalog import load_catalog
+from console.runbook.library import load_library
+from console.runbook.template import render_promql, variables_in
 from tests.servers import Server, binary, free_port
 
 QUERIES = Path(__file__).with_name("promql_queries.txt")
+DATA = Path(__file__).resolve().parents[2] / "console" / "data"
 BASE = 1_700_000_000  # Unix time of drill second 0 (fixed: retention counts from the newest block)
 END = 3600  # drill seconds of data
 INSTANTS = [301, 1200, 1805, 2503, 3000, 3599]
@@ -98,6 +103,31 @@ def openmetrics(store: SeriesStore) -> str:
 def queries() -> list[str]:
     lines = QUERIES.read_text().splitlines()
     return [q.strip() for q in lines if q.strip() and not q.lstrip().startswith("#")]
+
+
+def bundled_queries() -> set[str]:
+    """Every query the bundled runbooks, checks, scenario panels and ``when:``s hold (runbook
+    variables filled with the differential data's values)."""
+    found: set[str] = set()
+    for runbook in load_library([DATA / "runbooks"]).runbooks:
+        for block in runbook.blocks():
+            if block.lang == "promql" and not block.options.use:
+                names = {use.name for use in variables_in(block.body) if use.valid}
+                found.add(render_promql(block.body, dict.fromkeys(names, "orders")).strip())
+    catalog, _ = load_catalog([DATA / "checks"])
+    found |= {c.body.strip() for c in catalog.checks.values() if c.lang == "promql"}
+    for path in sorted((DATA / "scenarios").glob("*.yaml")):
+        scenario = load_scenario(path)
+        for panel in scenario.panels:
+            found |= {q for q in (getattr(panel, k, None) for k in ("query", "leader_query")) if q}
+        found |= {r.when for r in scenario.responses if r.when}
+    return found
+
+
+def test_the_query_list_holds_every_bundled_query() -> None:
+    bundled = bundled_queries()
+    assert len(bundled) >= 6
+    assert sorted(bundled - set(queries())) == []
 
 
 def _same(a: float, b: float) -> bool:
