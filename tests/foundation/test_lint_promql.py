@@ -45,6 +45,11 @@ def lint(*args: str) -> tuple[int, list[str]]:
     return result.exit_code, result.output.splitlines()
 
 
+def has(output: list[str], start: str, end: str) -> bool:
+    """Whether a line of ``output`` starts with ``start`` and ends with ``end``."""
+    return any(line.startswith(start) and line.endswith(end) for line in output)
+
+
 def line_of(path: Path, needle: str) -> int:
     lines = path.read_text().split("\n")
     return next(i for i, line in enumerate(lines, start=1) if needle in line)
@@ -104,17 +109,10 @@ def test_catalog_checks_config_panels_and_scenarios(tmp_path: Path) -> None:
     code, output = lint("--config", str(config), str(folder))
     assert code == 1
     assert f"{catalog}:2: PromQL does not parse: invalid promql query [body]" in output, output
-    assert any(
-        line.startswith(f"{config}:{line_of(config, 'sum(dlq_depth')}: PromQL does not parse")
-        and line.endswith("[panels[0].query]")
-        for line in output
-    ), output
+    panel_line = line_of(config, "sum(dlq_depth")
+    assert has(output, f"{config}:{panel_line}: PromQL does not parse", "[panels[0].query]")
     when = line_of(scenario, "when:")
-    assert any(
-        line.startswith(f"{scenario}:{when}: PromQL does not parse")
-        and line.endswith("[responses[0].when]")
-        for line in output
-    ), output
+    assert has(output, f"{scenario}:{when}: PromQL does not parse", "[responses[0].when]")
     panel = line_of(scenario, "limitk")
     assert (
         f"{scenario}:{panel}: warning: the drill simulator cannot evaluate the aggregation "
