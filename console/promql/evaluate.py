@@ -120,9 +120,38 @@ def _ms(delta: timedelta | None) -> int:
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
+_POSIX_CLASSES = {
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
+    "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z",
+    "print": " -~", "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ",
+    "upper": "A-Z", "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
+}  # fmt: skip
+_RE2_ONLY = re.compile(r"\\z|\\.|\[:(\^?)([a-z]+):\]", re.DOTALL)
+
+
+def _python_regex(pattern: str) -> str:
+    """RE2 syntax Python's ``re`` reads otherwise: ``[[:alpha:]]`` and ``\\z``."""
+
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text == "\\z":
+            return "\\Z"
+        if text.startswith("\\"):
+            return text
+        chars = _POSIX_CLASSES.get(match.group(2))
+        if chars is None:
+            raise PromQLError(f"invalid character class {text!r} in regular expression")
+        if match.group(1):
+            raise PromQLError(f"negated class {text!r} is not supported: write [^...] instead")
+        return chars
+
+    return _RE2_ONLY.sub(replace, pattern)
+
+
 def _regex(pattern: str) -> re.Pattern[str]:
+    """A Prometheus (RE2) regular expression in Python: ``\\d``, ``\\w``, ``\\s`` are ASCII."""
     try:
-        return re.compile(pattern)
+        return re.compile(_python_regex(pattern), re.ASCII)
     except re.error as exc:
         raise PromQLError(f"invalid regular expression {pattern!r}: {exc}") from None
 

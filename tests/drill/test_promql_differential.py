@@ -68,6 +68,7 @@ def differential_store() -> SeriesStore:
         s.set("node_filesystem_size_bytes", labels, 0, value=1e11)
     s.set("weird", {"path": "C:\\temp"}, 0, value=1)
     s.set("weird", {"path": 'a"b'}, 0, value=2)
+    s.set("weird", {"path": "m\u0663"}, 0, value=3)  # an Arabic-Indic digit: not RE2's \d
     for kind, value in (("nan", math.nan), ("inf", math.inf), ("ninf", -math.inf), ("zero", 0)):
         s.set("nan_gauge", {"kind": kind}, 0, value=value)
     s.set("late_gauge", {"instance": "m1"}, 3000, value=5, slope=0.1)
@@ -178,7 +179,9 @@ def _differences(expected: object, got: object) -> str | None:
 
 
 @pytest.mark.prometheus
-def test_simulator_agrees_with_real_prometheus(tmp_path: Path) -> None:
+def test_simulator_agrees_with_real_prometheus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prometheus = binary("prometheus", "prometheus")
     promtool = binary("promtool", "prometheus")
     store = differential_store()
@@ -222,4 +225,5 @@ def test_simulator_agrees_with_real_prometheus(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches)
-    print(f"{len(asked)} queries × {len(INSTANTS)} instants, all equal")  # noqa: RUF001
+    with capsys.disabled():  # the figure shows in tests/run's output, not only with -s
+        print(f"\n{len(asked)} queries × {len(INSTANTS)} instants, all equal")  # noqa: RUF001
