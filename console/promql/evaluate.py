@@ -920,10 +920,10 @@ def _regression(points: list[tuple[int, float]], intercept_t: int) -> tuple[floa
     n = float(len(points))
     xs = [(t - intercept_t) / 1000 for t, _ in points]
     ys = [v for _, v in points]
-    sum_x = math.fsum(xs)
-    sum_y = math.fsum(ys)
-    sum_xy = math.fsum(x * y for x, y in zip(xs, ys, strict=True))
-    sum_x2 = math.fsum(x * x for x in xs)
+    sum_x = sum(xs)
+    sum_y = sum(ys)
+    sum_xy = sum(x * y for x, y in zip(xs, ys, strict=True))
+    sum_x2 = sum(x * x for x in xs)
     cov = sum_xy - sum_x * sum_y / n
     var = sum_x2 - sum_x * sum_x / n
     slope = _div(cov, var)
@@ -1277,8 +1277,12 @@ def evaluate_instant(
         raise PromQLError(f"cannot evaluate {missing[0]}")
     try:
         value = _Evaluator(source, at_ms, lookback_ms).eval(expr, at_ms)
+    except PromQLError:
+        raise
     except RecursionError:
         raise PromQLError("the query is nested too deeply to evaluate") from None
+    except (ArithmeticError, ValueError) as exc:  # a float corner not handled above
+        raise PromQLError(f"cannot evaluate the query: {exc}") from None
     if isinstance(value, _Matrix):
         raise PromQLError(
             "the query returns a range vector (like up[5m]); wrap it in a function such as rate()"

@@ -16,6 +16,8 @@ is kept up to date with Prometheus. Three things are handled here before it sees
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 
 import promql_parser
 
@@ -49,7 +51,7 @@ def _prepare(query: str) -> str:
     if len(query) > MAX_LENGTH:
         raise PromQLError(f"the query is longer than {MAX_LENGTH} characters")
     out: list[str] = []
-    depth = 0
+    brackets: list[str] = []
     signs = 0
     i = 0
     n = len(query)
@@ -78,11 +80,13 @@ def _prepare(query: str) -> str:
             i = n if end < 0 else end
             continue
         if ch in "([{":
-            depth += 1
-            if depth > MAX_DEPTH:
+            brackets.append(ch)
+            if len(brackets) > MAX_DEPTH:
                 raise PromQLError(f"the query is nested more than {MAX_DEPTH} levels deep")
-        elif ch in ")]}":
-            depth -= 1
+        elif ch in ")]}" and brackets:
+            brackets.pop()
+        if ch == "@" or (ch in "[:" and brackets and brackets[-1] == "[") or _offset_at(query, i):
+            _check_time_number(query, i + (6 if ch == "o" else 1), at=ch == "@")
         if ch in "+-":
             signs += 1
             if signs > MAX_DEPTH:
@@ -94,16 +98,63 @@ def _prepare(query: str) -> str:
     return "".join(out)
 
 
+_NUMBER = re.compile(
+    r"\s*([-+]?)\s*(0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|inf|nan)(?![\w.:])",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[\w:]")
+
+MAX_SECONDS = 1e10
+"""The largest number of seconds accepted as an ``offset``, range, step or ``@`` time: the
+native parser aborts (and prints to the terminal) on larger ones."""
+
+
+def _offset_at(query: str, i: int) -> bool:
+    """Whether the keyword ``offset`` starts at ``i``."""
+    return (
+        query.startswith("offset", i)
+        and (i == 0 or not _WORD.match(query[i - 1]))
+        and not _WORD.match(query[i + 6 : i + 7])
+    )
+
+
+def _check_time_number(query: str, start: int, *, at: bool) -> None:
+    """Refuse a number the native parser would abort on, where a duration or time goes."""
+    match = _NUMBER.match(query, start)
+    if match is None:
+        return
+    sign, text = match.groups()
+    try:
+        value = float(int(text, 16)) if text.lower().startswith("0x") else float(text)
+    except ValueError:
+        return
+    if sign == "-":
+        value = -value
+    if at and value < 0:
+        raise PromQLError(f"an @ time before 1970 is not supported: @ {sign}{text}")
+    if not math.isfinite(value) or abs(value) >= MAX_SECONDS:
+        raise PromQLError(f"{sign}{text} is out of range for a duration or a time")
+
+
 _CHILDREN = ("lhs", "rhs", "expr", "vector_selector")
 
 
+_TIMES = ("offset", "range", "step", "at")
+
+
 def _tree_depth(expr: promql_parser.Expr) -> int:
-    """Depth of the expression tree, walked without recursion."""
+    """Depth of the expression tree, walked without recursion. Offsets, ranges, steps and
+    ``@`` times are read on the way: the bindings convert them only when read, and may
+    refuse then."""
     deepest = 0
     stack: list[tuple[object, int]] = [(expr, 1)]
     while stack:
         node, depth = stack.pop()
         deepest = max(deepest, depth)
+        for name in _TIMES:
+            at = getattr(node, name, None)
+            if isinstance(at, promql_parser.AtModifier):
+                _ = at.at
         for name in _CHILDREN:
             child = getattr(node, name, None)
             if isinstance(child, promql_parser.Expr):
@@ -126,6 +177,10 @@ def parse_query(query: str) -> promql_parser.Expr:
         raise
     except BaseException as exc:  # ValueError, or a native panic (not an Exception subclass)
         raise PromQLError(str(exc) or "the query does not parse") from None
-    if _tree_depth(expr) > MAX_TREE_DEPTH:
+    try:
+        deepest = _tree_depth(expr)
+    except (ValueError, OverflowError) as exc:
+        raise PromQLError(str(exc)) from None
+    if deepest > MAX_TREE_DEPTH:
         raise PromQLError(f"the query is nested more than {MAX_TREE_DEPTH} levels deep")
     return expr

@@ -191,6 +191,27 @@ def test_what_cannot_be_evaluated_is_a_clear_error(query: str, message: str) -> 
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "up offset 1e308",
+        "up offset NaN",
+        "up[1e308]",
+        "up[5m:1e308]",
+        "up @ -5",
+        "up @ 1e308",
+        "up @ 253402300800",
+        "rate(up[0x7fffffffffffffff])",
+    ],
+)
+def test_numbers_the_native_parser_aborts_on_are_refused_quietly(
+    query: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(PromQLError, match=r"out of range|before 1970"):
+        evaluate(query, store(), 0)
+    assert capfd.readouterr().err == ""  # no panic message reached the terminal
+
+
 def test_unsupported_constructs_are_named() -> None:
     assert unsupported_constructs(parse_query("histogram_sum(x) + sum(rate(y[5m]))")) == [
         "the function histogram_sum()"
@@ -213,6 +234,7 @@ promql_tokens = st.lists(
             ",", "[", "5m", "]", "rate", "==", "bool", "/", "0", "1.5e3", "-", "+", "*", "count",
             ">", "abs", "without", "queue", "'x'", "!~", "avg", ":", "offset", "@", "`a\\`",
             "on", "group_left", "and", "or", "unless", "topk", "#", "\n", "NaN", "Inf",
+            "1e308", "-5", "0x7fffffffffffffff", "@ 1e12", "offset", "[1e308]", "deriv",
         ]
     ),
     max_size=30,
