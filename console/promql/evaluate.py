@@ -28,6 +28,19 @@ from typing import Protocol
 
 import promql_parser as pp
 
+from console.promql.gosemantics import (
+    ARITH,
+    COMPARE,
+    SIMPLE_FUNCTIONS,
+    compile_regex,
+    format_go_float,
+    go_div,
+    go_expand,
+    go_floor,
+    go_max,
+    go_min,
+    parse_go_float,
+)
 from console.promql.parse import PromQLError, parse_query
 
 LOOKBACK_MS = 300_000
@@ -43,6 +56,9 @@ Labels = tuple[tuple[str, str], ...]
 """A label set sorted by name, so it hashes and orders as Prometheus's do."""
 
 NAME = "__name__"
+
+_DROPS_NAME = {"+", "-", "*", "/", "^", "%"}
+"""Operators whose result has no metric name (``atan2`` and comparisons keep it in 2.x)."""
 
 
 def is_stale(value: float) -> bool:
@@ -120,217 +136,6 @@ def _ms(delta: timedelta | None) -> int:
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z",
-    "print": " -~", "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z", "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
-}  # fmt: skip
-_RE2_ONLY = re.compile(r"\\z|\\.|\[:(\^?)([a-z]+):\]", re.DOTALL)
-
-
-def _python_regex(pattern: str) -> str:
-    """RE2 syntax Python's ``re`` reads otherwise: ``[[:alpha:]]`` and ``\\z``."""
-
-    def replace(match: re.Match[str]) -> str:
-        text = match.group(0)
-        if text == "\\z":
-            return "\\Z"
-        if text.startswith("\\"):
-            return text
-        chars = _POSIX_CLASSES.get(match.group(2))
-        if chars is None:
-            raise PromQLError(f"invalid character class {text!r} in regular expression")
-        if match.group(1):
-            raise PromQLError(f"negated class {text!r} is not supported: write [^...] instead")
-        return chars
-
-    return _RE2_ONLY.sub(replace, pattern)
-
-
-def _regex(pattern: str) -> re.Pattern[str]:
-    """A Prometheus (RE2) regular expression in Python: ``\\d``, ``\\w``, ``\\s`` are ASCII."""
-    try:
-        return re.compile(_python_regex(pattern), re.ASCII)
-    except re.error as exc:
-        raise PromQLError(f"invalid regular expression {pattern!r}: {exc}") from None
-
-
-# --- Go's float semantics --------------------------------------------------------------------
-
-
-def _div(a: float, b: float) -> float:
-    if b == 0:
-        if a == 0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
-
-
-def _pow(a: float, b: float) -> float:
-    try:
-        result = math.pow(a, b)
-    except OverflowError:
-        negative = a < 0 and b == int(b) and int(b) % 2 == 1
-        return -math.inf if negative else math.inf
-    except ValueError:
-        if a == 0 and b < 0:
-            return math.inf
-        return math.nan
-    return result
-
-
-def _mod(a: float, b: float) -> float:
-    if b == 0 or math.isinf(a) or math.isnan(a) or math.isnan(b):
-        return math.nan
-    return math.fmod(a, b)
-
-
-def _atan2(a: float, b: float) -> float:
-    return math.atan2(a, b)
-
-
-_ARITH: dict[str, Callable[[float, float], float]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": _div,
-    "^": _pow,
-    "%": _mod,
-    "atan2": _atan2,
-}
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    ">": lambda a, b: a > b,
-    "<": lambda a, b: a < b,
-    ">=": lambda a, b: a >= b,
-    "<=": lambda a, b: a <= b,
-}
-_DROPS_NAME = {"+", "-", "*", "/", "^", "%"}  # atan2 keeps the name in Prometheus 2.x
-
-
-def _go_max(a: float, b: float) -> float:
-    if (math.isinf(a) and a > 0) or (math.isinf(b) and b > 0):
-        return math.inf
-    if math.isnan(a) or math.isnan(b):
-        return math.nan
-    return max(a, b)
-
-
-def _go_min(a: float, b: float) -> float:
-    if (math.isinf(a) and a < 0) or (math.isinf(b) and b < 0):
-        return -math.inf
-    if math.isnan(a) or math.isnan(b):
-        return math.nan
-    return min(a, b)
-
-
-def _floor(v: float) -> float:
-    return v if not math.isfinite(v) else float(math.floor(v))
-
-
-def _ceil(v: float) -> float:
-    return v if not math.isfinite(v) else float(math.ceil(v))
-
-
-def _math(fn: Callable[[float], float]) -> Callable[[float], float]:
-    """``fn`` with Go's answers where Python raises: NaN outside the domain, +Inf on overflow."""
-
-    def safe(v: float) -> float:
-        try:
-            return fn(v)
-        except OverflowError:
-            return math.inf
-        except ValueError:
-            return math.nan
-
-    return safe
-
-
-def _log(fn: Callable[[float], float]) -> Callable[[float], float]:
-    def log(v: float) -> float:
-        if v == 0:
-            return -math.inf
-        return _math(fn)(v)
-
-    return log
-
-
-def _atanh(v: float) -> float:
-    if v in (1.0, -1.0):
-        return math.copysign(math.inf, v)
-    return _math(math.atanh)(v)
-
-
-def _sgn(v: float) -> float:
-    if v < 0:
-        return -1.0
-    if v > 0:
-        return 1.0
-    return v
-
-
-_SIMPLE: dict[str, Callable[[float], float]] = {
-    "abs": abs,
-    "ceil": _ceil,
-    "floor": _floor,
-    "exp": _math(math.exp),
-    "sqrt": _math(math.sqrt),
-    "ln": _log(math.log),
-    "log2": _log(math.log2),
-    "log10": _log(math.log10),
-    "sgn": _sgn,
-    "sin": _math(math.sin),
-    "cos": _math(math.cos),
-    "tan": _math(math.tan),
-    "asin": _math(math.asin),
-    "acos": _math(math.acos),
-    "atan": _math(math.atan),
-    "sinh": lambda v: math.copysign(math.inf, v) if abs(v) > 710 else math.sinh(v),
-    "cosh": _math(math.cosh),
-    "tanh": _math(math.tanh),
-    "asinh": _math(math.asinh),
-    "acosh": _math(math.acosh),
-    "atanh": _atanh,
-    "deg": lambda v: v * 180 / math.pi,
-    "rad": lambda v: v * math.pi / 180,
-}
-
-
-def format_go_float(value: float) -> str:
-    """``strconv.FormatFloat(v, 'f', -1, 64)``: shortest digits, never an exponent."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = repr(value)
-    if "e" not in text and "E" not in text:
-        return text[:-2] if text.endswith(".0") else text
-    mantissa, exp_text = text.split("e")
-    exponent = int(exp_text)
-    sign = "-" if mantissa.startswith("-") else ""
-    digits = mantissa.lstrip("-").replace(".", "")
-    point = len(mantissa.lstrip("-").split(".")[0]) + exponent
-    if point <= 0:
-        out = "0." + "0" * (-point) + digits
-    elif point >= len(digits):
-        out = digits + "0" * (point - len(digits))
-    else:
-        out = digits[:point] + "." + digits[point:]
-    return sign + out
-
-
-def _parse_go_float(text: str) -> float | None:
-    """``strconv.ParseFloat``: what Python accepts besides (spaces, underscores) is refused."""
-    if not text or text != text.strip() or "_" in text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 # --- selection -------------------------------------------------------------------------------
 
 
@@ -370,7 +175,7 @@ class _Evaluator:
             return value != matcher.value
         pattern = self._regexes.get(matcher.value)
         if pattern is None:
-            pattern = self._regexes.setdefault(matcher.value, _regex(matcher.value))
+            pattern = self._regexes.setdefault(matcher.value, compile_regex(matcher.value))
         hit = pattern.fullmatch(value) is not None
         return hit if op == pp.MatchOp.Re else not hit
 
@@ -489,9 +294,9 @@ class _Evaluator:
         rhs = self.eval(e.rhs, ts)
         return_bool = bool(mod and mod.return_bool)
         if isinstance(lhs, float) and isinstance(rhs, float):
-            if op in _COMPARE:
-                return float(_COMPARE[op](lhs, rhs))
-            return _ARITH[op](lhs, rhs)
+            if op in COMPARE:
+                return float(COMPARE[op](lhs, rhs))
+            return ARITH[op](lhs, rhs)
         if isinstance(lhs, list) and isinstance(rhs, list):
             on = bool(mod and mod.matching and mod.matching.type == pp.LabelModifierType.Include)
             names = list(mod.matching.labels) if mod and mod.matching else []
@@ -596,8 +401,8 @@ class _Evaluator:
             return [_Sample(_absent_labels(args[0]), 1.0)]
         if name in _RANGE_FUNCTIONS:
             return self._range_call(name, args, ts)
-        if name in _SIMPLE:
-            fn = _SIMPLE[name]
+        if name in SIMPLE_FUNCTIONS:
+            fn = SIMPLE_FUNCTIONS[name]
             vec = self._vector(args[0], ts, name)
             return _unique([_Sample(_without(s.labels, [NAME]), fn(s.value)) for s in vec])
         if name in _VECTOR_FUNCTIONS:
@@ -710,12 +515,12 @@ def _vector_binop(
         if rs is None:
             continue
         vl, vr = (rs.value, ls.value) if one_to_many else (ls.value, rs.value)
-        if op in _COMPARE:
-            keep = _COMPARE[op](vl, vr)
+        if op in COMPARE:
+            keep = COMPARE[op](vl, vr)
             value = vl
         else:
             keep = True
-            value = _ARITH[op](vl, vr)
+            value = ARITH[op](vl, vr)
         if return_bool:
             value = 1.0 if keep else 0.0
         elif not keep:
@@ -752,12 +557,12 @@ def _scalar_binop(
     out = []
     for sample in vector:
         a, b = (scalar, sample.value) if swap else (sample.value, scalar)
-        if op in _COMPARE:
-            keep = _COMPARE[op](a, b)
+        if op in COMPARE:
+            keep = COMPARE[op](a, b)
             value = sample.value
         else:
             keep = True
-            value = _ARITH[op](a, b)
+            value = ARITH[op](a, b)
         if return_bool:
             value = 1.0 if keep else 0.0
             keep = True
@@ -926,7 +731,7 @@ def _regression(points: list[tuple[int, float]], intercept_t: int) -> tuple[floa
     sum_x2 = sum(x * x for x in xs)
     cov = sum_xy - sum_x * sum_y / n
     var = sum_x2 - sum_x * sum_x / n
-    slope = _div(cov, var)
+    slope = go_div(cov, var)
     return slope, sum_y / n - slope * sum_x / n
 
 
@@ -1034,14 +839,14 @@ def _clamp(ev: _Evaluator, args: list[pp.Expr], ts: int) -> list[_Sample]:
     low, high = ev._scalar(args[1], ts, "clamp"), ev._scalar(args[2], ts, "clamp")
     if high < low:
         return []
-    return [_Sample(_without(s.labels, [NAME]), _go_max(low, _go_min(high, s.value))) for s in vec]
+    return [_Sample(_without(s.labels, [NAME]), go_max(low, go_min(high, s.value))) for s in vec]
 
 
 def _clamp_one(is_max: bool) -> _VectorFn:
     def fn(ev: _Evaluator, args: list[pp.Expr], ts: int) -> list[_Sample]:
         vec = ev._vector(args[0], ts, "clamp")
         bound = ev._scalar(args[1], ts, "clamp")
-        pick = _go_min if is_max else _go_max
+        pick = go_min if is_max else go_max
         return [_Sample(_without(s.labels, [NAME]), pick(s.value, bound)) for s in vec]
 
     return fn
@@ -1050,9 +855,9 @@ def _clamp_one(is_max: bool) -> _VectorFn:
 def _round(ev: _Evaluator, args: list[pp.Expr], ts: int) -> list[_Sample]:
     vec = ev._vector(args[0], ts, "round")
     nearest = ev._scalar(args[1], ts, "round") if len(args) > 1 else 1.0
-    inverse = _div(1.0, nearest)
+    inverse = go_div(1.0, nearest)
     return [
-        _Sample(_without(s.labels, [NAME]), _div(_floor(s.value * inverse + 0.5), inverse))
+        _Sample(_without(s.labels, [NAME]), go_div(go_floor(s.value * inverse + 0.5), inverse))
         for s in vec
     ]
 
@@ -1067,55 +872,12 @@ def _sort(descending: bool) -> _VectorFn:
     return fn
 
 
-def _go_expand(template: str, match: re.Match[str]) -> str:
-    """Go's ``Regexp.ExpandString``: ``$1``, ``${1}``, ``$name``, ``$$``; unknown is empty."""
-    out: list[str] = []
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        if ch != "$" or i + 1 >= len(template):
-            out.append(ch)
-            i += 1
-            continue
-        nxt = template[i + 1]
-        if nxt == "$":
-            out.append("$")
-            i += 2
-            continue
-        if nxt == "{":
-            end = template.find("}", i + 2)
-            name = template[i + 2 : end] if end > 0 else ""
-            if end < 0 or not re.fullmatch(r"\w+", name):
-                out.append(ch)
-                i += 1
-                continue
-            i = end + 1
-        else:
-            found = re.match(r"\w+", template[i + 1 :])
-            if not found:
-                out.append(ch)
-                i += 1
-                continue
-            name = found.group(0)
-            i += 1 + len(name)
-        out.append(_group(match, name))
-    return "".join(out)
-
-
-def _group(match: re.Match[str], name: str) -> str:
-    try:
-        value = match.group(int(name)) if name.isdigit() else match.group(name)
-    except IndexError:  # no such group: Go expands it to nothing
-        return ""
-    return value or ""
-
-
 def _label_replace(ev: _Evaluator, args: list[pp.Expr], ts: int) -> list[_Sample]:
     vec = ev._vector(args[0], ts, "label_replace")
     dst, repl, src, pattern = (ev.eval(a, ts) for a in args[1:5])
     assert isinstance(dst, str) and isinstance(repl, str)
     assert isinstance(src, str) and isinstance(pattern, str)
-    regex = _regex(pattern)
+    regex = compile_regex(pattern)
     if not _LABEL_NAME.match(dst):
         raise PromQLError(f"invalid destination label name in label_replace(): {dst}")
     out = []
@@ -1123,7 +885,7 @@ def _label_replace(ev: _Evaluator, args: list[pp.Expr], ts: int) -> list[_Sample
         match = regex.fullmatch(_get(s.labels, src))
         labels = s.labels
         if match is not None:
-            labels = _set(labels, dst, _go_expand(repl, match))
+            labels = _set(labels, dst, go_expand(repl, match))
         out.append(_Sample(labels, s.value))
     return out
 
@@ -1146,7 +908,7 @@ def _histogram_quantile(ev: _Evaluator, args: list[pp.Expr], ts: int) -> list[_S
     vec = ev._vector(args[1], ts, "histogram_quantile")
     groups: dict[Labels, list[tuple[float, float]]] = {}
     for s in vec:
-        bound = _parse_go_float(_get(s.labels, "le"))
+        bound = parse_go_float(_get(s.labels, "le"))
         if bound is None:
             continue
         groups.setdefault(_without(s.labels, [NAME, "le"]), []).append((bound, s.value))
@@ -1239,7 +1001,7 @@ _AGGREGATIONS = {
 }  # fmt: skip
 
 SUPPORTED_FUNCTIONS = frozenset(
-    {*_RANGE_FUNCTIONS, *_SIMPLE, *_VECTOR_FUNCTIONS, *_OTHER_FUNCTIONS}
+    {*_RANGE_FUNCTIONS, *SIMPLE_FUNCTIONS, *_VECTOR_FUNCTIONS, *_OTHER_FUNCTIONS}
 )
 """Every function the evaluator knows (the native-histogram ones and newer ones it does not)."""
 

@@ -21,7 +21,8 @@ from console.drill.scenario import parse_scenario
 from console.drill.series import SeriesStore
 from console.drill.simulator import Simulator
 from console.promql import MAX_DEPTH, evaluate_instant, parse_query, unsupported_constructs
-from console.promql.evaluate import STALE_NAN, format_go_float
+from console.promql.evaluate import STALE_NAN
+from console.promql.gosemantics import format_go_float
 
 
 def store() -> SeriesStore:
