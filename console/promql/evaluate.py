@@ -15,7 +15,6 @@ Times are integer milliseconds, like Prometheus's.
 from __future__ import annotations
 
 import calendar
-import heapq
 import itertools
 import math
 import re
@@ -493,6 +492,8 @@ def _vector_binop(
     include: list[str],
     return_bool: bool,
 ) -> list[_Sample]:
+    if not lhs or not rhs:  # nothing can match: no error about duplicates either
+        return []
     one_to_many = card == pp.VectorMatchCardinality.OneToMany
     if one_to_many:
         lhs, rhs = rhs, lhs
@@ -613,11 +614,13 @@ def _mean(values: list[float]) -> float:
     return mean
 
 
-def _variance(values: list[float]) -> float:
-    count = 0
-    mean = 0.0
+def _variance(values: list[float], *, seeded: bool = False) -> float:
+    """Welford's running variance, as Prometheus computes it. ``seeded``: the aggregation
+    starts from the first sample (so one +Inf has variance 0), ``*_over_time`` from zero."""
+    count = 1 if seeded else 0
+    mean = values[0] if seeded else 0.0
     aux = 0.0
-    for v in values:
+    for v in values[1:] if seeded else values:
         count += 1
         delta = v - mean
         mean += delta / count
@@ -645,24 +648,61 @@ def _reduce(op: str, values: list[float], param: float) -> float:
                 best = v
         return best
     if op == "stdvar":
-        return _variance(values)
+        return _variance(values, seeded=True)
     if op == "stddev":
-        return math.sqrt(_variance(values))
+        return math.sqrt(_variance(values, seeded=True))
     if op == "quantile":
         return _quantile(param, values)
     raise PromQLError(f"cannot evaluate the aggregation {op}")
 
 
 def _top(members: list[_Sample], k: int, top: bool) -> list[_Sample]:
-    """topk/bottomk as Prometheus picks them: NaN last, the first seen kept on ties."""
+    """topk/bottomk as Prometheus 2.x picks them, ties and NaNs included: Go's
+    ``container/heap`` over the samples in order; a sample better than the root (the least
+    kept), or any sample while the root is NaN, pops the root and is pushed."""
 
-    def rank(sample: _Sample, order: int) -> tuple[int, float, int]:
-        if math.isnan(sample.value):
-            return (0, 0.0, -order)
-        return (1, sample.value if top else -sample.value, -order)
+    def less(a: float, b: float) -> bool:
+        if math.isnan(a):
+            return True
+        return a < b if top else a > b
 
-    best = heapq.nlargest(k, enumerate(members), key=lambda item: rank(item[1], item[0]))
-    return [_Sample(sample.labels, sample.value) for _, sample in best]
+    heap: list[_Sample] = []
+
+    def up(j: int) -> None:
+        while j > 0:
+            i = (j - 1) // 2
+            if not less(heap[j].value, heap[i].value):
+                break
+            heap[i], heap[j] = heap[j], heap[i]
+            j = i
+
+    def down(i: int, n: int) -> None:
+        while 2 * i + 1 < n:
+            j = 2 * i + 1
+            if j + 1 < n and less(heap[j + 1].value, heap[j].value):
+                j += 1
+            if not less(heap[j].value, heap[i].value):
+                break
+            heap[i], heap[j] = heap[j], heap[i]
+            i = j
+
+    for sample in members:
+        kept = _Sample(sample.labels, sample.value)
+        if len(heap) == k:
+            root = heap[0].value
+            better = root < sample.value if top else root > sample.value
+            if not (better or math.isnan(root)):
+                continue
+            if k == 1:  # replaced in place
+                heap[0] = kept
+                continue
+            last = len(heap) - 1  # heap.Pop: the root goes last, the rest sifts, then it goes
+            heap[0], heap[last] = heap[last], heap[0]
+            down(0, last)
+            heap.pop()
+        heap.append(kept)
+        up(len(heap) - 1)
+    return heap
 
 
 # --- functions over ranges -------------------------------------------------------------------
