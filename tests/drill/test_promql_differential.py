@@ -2,14 +2,15 @@
 
 The simulated series (``differential_store``) are sampled as the simulator samples them, written
 as OpenMetrics, backfilled with ``promtool tsdb create-blocks-from openmetrics``, and served by a
-real ``prometheus`` on 127.0.0.1. Every query of ``promql_queries.txt`` is then asked of both at
-several instants: the same label sets, values equal within 1e-9 relative (NaN equal to NaN,
-±Inf to ±Inf), or both refusing the query.
+real ``prometheus`` on 127.0.0.1. Every query of ``promql_queries.txt`` (and 150 random ones
+from a fixed seed) is then asked of both at several instants: the same label sets, values equal
+within 1e-9 relative (NaN equal to NaN, ±Inf to ±Inf), or both refusing the query.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import subprocess
 from pathlib import Path
 
@@ -104,6 +105,100 @@ def openmetrics(store: SeriesStore) -> str:
 def queries() -> list[str]:
     lines = QUERIES.read_text().splitlines()
     return [q.strip() for q in lines if q.strip() and not q.lstrip().startswith("#")]
+
+
+# Random queries over the same data, from a fixed seed: the combinations nobody lists. They
+# found the topk/bottomk heap order, the empty-side binary operation and stddev's start.
+_NAMES = [
+    "up", "etcd_server_has_leader", "etcd_server_proposals_pending", "dlq_depth",
+    "dlq_messages_total", "http_requests_total", "node_filesystem_avail_bytes", "nan_gauge",
+    "late_gauge", "http_request_duration_seconds_bucket",
+]  # fmt: skip
+_LABELS = {
+    "instance": ["m1", "m2", "m3"], "code": ["200", "500"], "queue": ["orders", "bills"],
+    "job": ["etcd"], "kind": ["nan", "inf", "zero"],
+}  # fmt: skip
+_RANGE_FUNCTIONS = [
+    "rate", "increase", "delta", "irate", "idelta", "deriv", "changes", "resets",
+    "avg_over_time", "max_over_time", "min_over_time", "sum_over_time", "count_over_time",
+    "stddev_over_time", "last_over_time", "present_over_time",
+]  # fmt: skip
+_OPS = ["+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless"]
+_COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
+
+
+def _selector(r: random.Random) -> str:
+    matchers = []
+    for _ in range(r.randint(0, 2)):
+        label = r.choice(list(_LABELS))
+        op = r.choice(["=", "!=", "=~", "!~"])
+        value = r.choice(_LABELS[label])
+        if op in ("=~", "!~"):
+            value = r.choice([value, value[:1] + ".*", value + "|x", ".+"])
+        matchers.append(f'{label}{op}"{value}"')
+    text = r.choice(_NAMES) + ("{" + ",".join(matchers) + "}" if matchers else "")
+    return text + (f" offset {r.choice(['1m', '5m', '10m'])}" if r.random() < 0.1 else "")
+
+
+def _scalar(r: random.Random, depth: int) -> str:
+    pick = r.random()
+    if pick < 0.5:
+        return r.choice(["0", "1", "2", "0.5", "100", "3600", "-1"])
+    return "time()" if pick < 0.7 else f"scalar({_vector(r, depth + 1)})"
+
+
+def _operator(r: random.Random) -> tuple[str, str]:
+    op = r.choice(_OPS)
+    return op, " bool" if op in _COMPARISONS and r.random() < 0.5 else ""
+
+
+def _vector(r: random.Random, depth: int = 0) -> str:
+    pick = r.random() if depth < 3 else r.random() * 0.3
+    inner = depth + 1
+    if pick < 0.3:
+        return _selector(r)
+    if pick < 0.45:
+        fn = r.choice(_RANGE_FUNCTIONS)
+        if r.random() < 0.2 and depth < 2:
+            step = r.choice(["1m", "30s", ""])
+            return f"{fn}(({_vector(r, inner)})[{r.choice(['5m', '10m'])}:{step}])"
+        return f"{fn}({_selector(r)}[{r.choice(['1m', '5m', '10m', '30m', '1h', '90s', '15s'])}])"
+    if pick < 0.55:
+        fn = r.choice(["abs", "ceil", "floor", "sqrt", "exp", "ln", "sgn", "-"])
+        return f"-{_vector(r, inner)}" if fn == "-" else f"{fn}({_vector(r, inner)})"
+    if pick < 0.7:
+        by = r.choice(["", " by (instance)", " without (instance)", " by (code)", " by (job)"])
+        agg = r.choice(["sum", "avg", "min", "max", "count", "stddev", "group"])
+        return f"{agg}{by} ({_vector(r, inner)})"
+    if pick < 0.8:
+        op, flag = _operator(r)
+        if op in ("and", "or", "unless"):
+            return f"({_vector(r, inner)}) {op} ({_vector(r, inner)})"
+        if r.random() < 0.5:
+            return f"({_vector(r, inner)}) {op}{flag} {_scalar(r, inner)}"
+        return f"{_scalar(r, inner)} {op}{flag} ({_vector(r, inner)})"
+    if pick < 0.9:
+        op, flag = _operator(r)
+        if op in ("and", "or", "unless"):
+            flag, match = "", r.choice(["", " on(instance)", " ignoring(code)"])
+        else:
+            match = r.choice(
+                ["", " on(instance)", " ignoring(code)", " on(instance) group_left",
+                 " ignoring(job) group_right"]
+            )  # fmt: skip
+        return f"({_vector(r, inner)}) {op}{flag}{match} ({_vector(r, inner)})"
+    if pick < 0.95:
+        return f"{r.choice(['topk', 'bottomk'])}({r.choice([1, 2, 3])}, {_vector(r, inner)})"
+    return (
+        f"histogram_quantile({r.choice(['0.5', '0.9'])}, "
+        "sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"
+    )
+
+
+def generated_queries(seed: int = 20261204, count: int = 150) -> list[str]:
+    """``count`` random queries over the differential data, the same for the same seed."""
+    r = random.Random(seed)
+    return [_vector(r) for _ in range(count)]
 
 
 def bundled_queries() -> set[str]:
@@ -211,8 +306,9 @@ def test_simulator_agrees_with_real_prometheus(
     )
     server.start()
     try:
-        asked = queries()
-        assert len(asked) >= 100
+        listed = queries()
+        assert len(listed) >= 100
+        asked = listed + generated_queries()
         mismatches: list[str] = []
         with httpx.Client(base_url=server.url, timeout=30) as client:
             for query in asked:
@@ -226,4 +322,7 @@ def test_simulator_agrees_with_real_prometheus(
         server.stop()
     assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches)
     with capsys.disabled():  # the figure shows in tests/run's output, not only with -s
-        print(f"\n{len(asked)} queries × {len(INSTANTS)} instants, all equal")  # noqa: RUF001
+        print(
+            f"\n{len(asked)} queries × {len(INSTANTS)} instants, all equal "  # noqa: RUF001
+            f"({len(listed)} listed in {QUERIES.name}, {len(asked) - len(listed)} generated)"
+        )
