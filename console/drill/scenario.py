@@ -189,23 +189,27 @@ def parse_scenario(text: str, file: str | Path) -> Scenario:
 def _check_when(
     scenario: Scenario, file: str | Path, lines: LineMap, problems: ProblemList
 ) -> None:
-    """Parse every response's ``when:`` now, so a bad one (or one the simulator cannot
-    evaluate) is a problem at load, not mid-drill."""
-    located: list[tuple[Path_, Response]] = [
-        (("responses", index), response) for index, response in enumerate(scenario.responses)
+    """Parse every response's ``when:`` and every panel's query now, so a bad one (or one the
+    simulator cannot evaluate) is a problem at load, not mid-drill."""
+    located: list[tuple[Path_, str | None]] = [
+        (("responses", index, "when"), response.when)
+        for index, response in enumerate(scenario.responses)
     ]
-    located.append((("default_response",), scenario.default_response))
-    for where, response in located:
-        if response.when is None:
+    located.append((("default_response", "when"), scenario.default_response.when))
+    for index, panel in enumerate(scenario.panels):
+        for key in ("query", "leader_query"):
+            located.append((("panels", index, key), getattr(panel, key, None)))
+    for loc, query in located:
+        if query is None:
             continue
-        loc = (*where, "when")
+        what = "when" if loc[-1] == "when" else "query"
         try:
-            missing = unsupported_constructs(parse_query(response.when))
+            missing = unsupported_constructs(parse_query(query))
         except PromQLError as exc:
-            problems.add(file, lines.line_for(loc), f"bad when: {exc}", key=dotted(loc))
+            problems.add(file, lines.line_for(loc), f"bad {what}: {exc}", key=dotted(loc))
             continue
         if missing:
-            why = f"bad when: the drill simulator cannot evaluate {missing[0]}"
+            why = f"bad {what}: the drill simulator cannot evaluate {missing[0]}"
             problems.add(file, lines.line_for(loc), why, key=dotted(loc))
 
 

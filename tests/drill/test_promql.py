@@ -20,6 +20,7 @@ from console.drill.promql import PromQLError, evaluate
 from console.drill.scenario import parse_scenario
 from console.drill.series import SeriesStore
 from console.drill.simulator import Simulator
+from console.errors import SourceError
 from console.promql import MAX_DEPTH, evaluate_instant, parse_query, unsupported_constructs
 from console.promql.evaluate import STALE_NAN
 from console.promql.gosemantics import format_go_float
@@ -95,6 +96,26 @@ def test_regex_with_a_backslash_matches_and_a_when_clause_using_one_fires(tmp_pa
     sim = Simulator(scenario, DrillClock(now=lambda: 0.0))
     reply, _ = sim.respond("m2", "etcdctl endpoint health")
     assert reply.exit == 1 and reply.stderr == "connection refused"
+
+
+def test_a_scenario_panel_query_the_simulator_cannot_answer_is_a_load_problem(
+    tmp_path: Path,
+) -> None:
+    text = textwrap.dedent("""
+        title: t
+        nodes: [{name: m1}]
+        panels:
+          - {kind: backlog, title: ok, query: 'sum(dlq_depth)'}
+          - {kind: backlog, title: broken, query: 'sum(dlq_depth'}
+          - {kind: backlog, title: native, query: 'histogram_sum(x)'}
+    """).lstrip()
+    with pytest.raises(SourceError) as caught:
+        parse_scenario(text, tmp_path / "s.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        f"{tmp_path / 's.yaml'}:5: bad query: unclosed left parenthesis [panels[1].query]",
+        f"{tmp_path / 's.yaml'}:6: bad query: the drill simulator cannot evaluate the function "
+        "histogram_sum() [panels[2].query]",
+    ]
 
 
 @pytest.mark.parametrize(
