@@ -48,6 +48,9 @@ LOOKBACK_MS = 300_000
 DEFAULT_SUBQUERY_STEP_MS = 60_000
 """A subquery's step when it names none (Prometheus's default evaluation interval)."""
 
+MAX_SUBQUERY_STEPS = 20_000
+"""Steps all subqueries of one query may evaluate together (``x[30d:1s]`` would take hours)."""
+
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 """Prometheus's staleness marker: a NaN with this bit pattern ends a series."""
 
@@ -152,6 +155,7 @@ class _Evaluator:
         self.lookback_ms = lookback_ms
         self._cache: dict[str | None, list[_Series]] = {}
         self._regexes: dict[str, re.Pattern[str]] = {}
+        self._steps = 0
 
     # selection
 
@@ -244,6 +248,12 @@ class _Evaluator:
         first = step * (start // step)
         if first < start:
             first += step
+        self._steps += max(0, (end - first) // step + 1)
+        if self._steps > MAX_SUBQUERY_STEPS:
+            raise PromQLError(
+                f"the query's subqueries evaluate more than {MAX_SUBQUERY_STEPS} steps: "
+                "use a shorter range or a longer step"
+            )
         series: dict[Labels, list[tuple[int, float]]] = {}
         for t in range(first, end + 1, step):
             value = self.eval(sq.expr, t)

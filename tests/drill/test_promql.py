@@ -205,6 +205,8 @@ def test_backtick_strings_are_raw() -> None:
         ("-" * 1000 + "1", f"nested more than {MAX_DEPTH} levels"),
         ("1" + "+1" * 20000, "longer than"),
         ("up or up" * 200, "nested more than"),
+        ("max_over_time(up[30d:1s])", "more than 20000 steps"),
+        ("max_over_time(max_over_time(up[1h:1s])[1h:1m])", "more than 20000 steps"),
     ],
 )
 def test_what_cannot_be_evaluated_is_a_clear_error(query: str, message: str) -> None:
