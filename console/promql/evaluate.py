@@ -347,9 +347,11 @@ class _Evaluator:
         groups: dict[Labels, list[_Sample]] = {}
         for sample in samples:
             groups.setdefault(key(sample.labels), []).append(sample)
-        param: pp.Expr = e.param if e.param is not None else pp.NumberLiteral.parse("0")
+        param = None if e.param is None else self.eval(e.param, ts)
         if op in ("topk", "bottomk"):
-            k_value = self._scalar(param, ts, op)
+            if not isinstance(param, float):
+                raise PromQLError(f"{op} needs a number of series")
+            k_value = param
             if math.isnan(k_value) or abs(k_value) >= 2**63:
                 raise PromQLError(f"scalar value {k_value} overflows int64")
             k = int(k_value)
@@ -360,7 +362,7 @@ class _Evaluator:
                 out.extend(_top(members, k, op == "topk"))
             return out
         if op == "count_values":
-            label = self.eval(param, ts)
+            label = param
             if not isinstance(label, str) or not _LABEL_NAME.match(label):
                 raise PromQLError(f"invalid label name {label!r}")
             counts: dict[Labels, int] = {}
@@ -369,7 +371,9 @@ class _Evaluator:
                     new = _set(group_key, label, format_go_float(sample.value))
                     counts[new] = counts.get(new, 0) + 1
             return [_Sample(lab, float(n)) for lab, n in counts.items()]
-        phi = self._scalar(param, ts, op) if op == "quantile" else 0.0
+        if op == "quantile" and not isinstance(param, float):
+            raise PromQLError("quantile needs a number")
+        phi = param if isinstance(param, float) else 0.0
         return [
             _Sample(group_key, _reduce(op, [s.value for s in members], phi))
             for group_key, members in groups.items()
@@ -847,14 +851,6 @@ def _holt_winters(
     return s1
 
 
-def _max(values: list[float]) -> float:
-    return _reduce("max", values, 0.0)
-
-
-def _min(values: list[float]) -> float:
-    return _reduce("min", values, 0.0)
-
-
 _RANGE_FUNCTIONS: dict[str, _RangeFn] = {
     "rate": _extrapolated(True, True),
     "increase": _extrapolated(True, False),
@@ -868,8 +864,8 @@ _RANGE_FUNCTIONS: dict[str, _RangeFn] = {
     "avg_over_time": _over_time(_mean),
     "sum_over_time": _over_time(lambda vs: _reduce("sum", vs, 0.0)),
     "count_over_time": _over_time(lambda vs: float(len(vs))),
-    "min_over_time": _over_time(_min),
-    "max_over_time": _over_time(_max),
+    "min_over_time": _over_time(lambda vs: _reduce("min", vs, 0.0)),
+    "max_over_time": _over_time(lambda vs: _reduce("max", vs, 0.0)),
     "stddev_over_time": _over_time(lambda vs: math.sqrt(_variance(vs))),
     "stdvar_over_time": _over_time(_variance),
     "last_over_time": _over_time(lambda vs: vs[-1]),

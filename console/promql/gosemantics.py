@@ -80,10 +80,6 @@ def _mod(a: float, b: float) -> float:
     return math.fmod(a, b)
 
 
-def _atan2(a: float, b: float) -> float:
-    return math.atan2(a, b)
-
-
 ARITH: dict[str, Callable[[float, float], float]] = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
@@ -91,7 +87,7 @@ ARITH: dict[str, Callable[[float, float], float]] = {
     "/": go_div,
     "^": _pow,
     "%": _mod,
-    "atan2": _atan2,
+    "atan2": math.atan2,
 }
 COMPARE: dict[str, Callable[[float, float], bool]] = {
     "==": lambda a, b: a == b,
