@@ -143,12 +143,18 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 @dataclass
 class _Series:
+    """One source series, its times and values in two lists for bisecting."""
+
     labels: Labels
     times: list[int]
     values: list[float]
 
 
 class _Evaluator:
+    """One instant query's evaluation: ``eval`` walks the parsed tree at a time in ms (a
+    subquery walks its inner tree at each of its steps); series are read from the source once
+    per metric name."""
+
     def __init__(self, source: SampleSource, query_ms: int, lookback_ms: int) -> None:
         self.source = source
         self.query_ms = query_ms
