@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from console.drill.clock import DrillClock
-from console.drill.promql import Sample, evaluate
+from console.drill.promql import PromQLError, Sample, evaluate
 from console.drill.scenario import AlertSpec, Effects, Inject, Response, Scenario, SimNode
 from console.drill.series import SeriesStore
 from console.selector import parse_selector
@@ -103,19 +103,26 @@ class Simulator:
         """The scripted reply of ``node`` to ``command``, and the effects it had."""
         now = self.now()
         sim_node = next((n for n in self.scenario.nodes if n.name == node), None)
-        for response in self.scenario.responses:
+        for index, response in enumerate(self.scenario.responses):
             if response.after > now:
                 continue
             if sim_node is not None and not parse_selector(response.on).select([sim_node]):
                 continue
-            if response.when is not None and not self.query(response.when):
+            if not re.search(response.match, command):
                 continue
-            if re.search(response.match, command):
-                happening = None
-                effects = response.effects
-                if effects.set or effects.fire or effects.resolve:
-                    happening = self._apply(effects, now)
-                return response, happening
+            if response.when is not None:
+                try:
+                    holds = bool(self.query(response.when))
+                except PromQLError as exc:  # Prometheus would refuse it too (many-to-many, ...)
+                    why = f"drill: responses[{index}].when cannot be evaluated: {exc}\n"
+                    return Response(match=".*", exit=2, stderr=why), None
+                if not holds:
+                    continue
+            happening = None
+            effects = response.effects
+            if effects.set or effects.fire or effects.resolve:
+                happening = self._apply(effects, now)
+            return response, happening
         return self.scenario.default_response, None
 
     def _apply(self, effects: Effects, at: float) -> Happening:

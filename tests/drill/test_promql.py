@@ -118,6 +118,27 @@ def test_a_scenario_panel_query_the_simulator_cannot_answer_is_a_load_problem(
     ]
 
 
+def test_a_when_clause_prometheus_would_refuse_is_an_error_reply_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    scenario = parse_scenario(
+        textwrap.dedent("""
+            title: t
+            nodes: [{name: m1}]
+            series: [{name: up, labels: {instance: m1}, value: 1},
+                     {name: up, labels: {instance: m2}, value: 1}]
+            responses:
+              - {match: 'other', when: 'up + on() up', stdout: never asked}
+              - {match: 'status', when: 'up * on() up', stdout: healthy}
+        """),
+        tmp_path / "s.yaml",
+    )
+    sim = Simulator(scenario, DrillClock(now=lambda: 0.0))
+    reply, effect = sim.respond("m1", "status")
+    assert reply.exit == 2 and effect is None
+    assert reply.stderr.startswith("drill: responses[1].when cannot be evaluated: found duplicate")
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [("sum(up) / 0", math.inf), ("-sum(up) / 0", -math.inf), ("(sum(up) - 3) / 0", None)],
