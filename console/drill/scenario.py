@@ -47,11 +47,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from console.config import Panel
-from console.drill.promql import evaluate
-from console.drill.series import SeriesStore
 from console.durations import Duration
 from console.errors import Problem, ProblemList, SourceError
 from console.patterns import Regex
+from console.promql import PromQLError, parse_query, unsupported_constructs
 from console.runbook.library import Library
 from console.runbook.model import Runbook
 from console.selector import SelectorText
@@ -284,18 +283,27 @@ def _check_unique(
 def _check_when(
     scenario: Scenario, file: str | Path, lines: LineMap, problems: ProblemList
 ) -> None:
-    """Parse every response's ``when:`` now, so a bad one is a problem at load, not mid-drill."""
-    located: list[tuple[Path_, Response]] = [
-        (("responses", index), response) for index, response in enumerate(scenario.responses)
+    """Parse every response's ``when:`` and every panel's query now, so a bad one (or one the
+    simulator cannot evaluate) is a problem at load, not mid-drill."""
+    located: list[tuple[Path_, str | None]] = [
+        (("responses", index, "when"), response.when)
+        for index, response in enumerate(scenario.responses)
     ]
-    for where, response in located:
-        if response.when is None:
+    for index, panel in enumerate(scenario.panels):
+        for key in ("query", "leader_query"):
+            located.append((("panels", index, key), getattr(panel, key, None)))
+    for loc, query in located:
+        if query is None:
             continue
+        what = "when" if loc[-1] == "when" else "query"
         try:
-            evaluate(response.when, SeriesStore(), 0.0)
-        except ValueError as exc:  # PromQLError, or a bad range duration
-            loc = (*where, "when")
-            problems.add(file, lines.line_for(loc), f"bad when: {exc}", key=dotted(loc))
+            missing = unsupported_constructs(parse_query(query))
+        except PromQLError as exc:
+            problems.add(file, lines.line_for(loc), f"bad {what}: {exc}", key=dotted(loc))
+            continue
+        if missing:
+            why = f"bad {what}: the drill simulator cannot evaluate {missing[0]}"
+            problems.add(file, lines.line_for(loc), why, key=dotted(loc))
 
 
 def path_problems(scenario: Scenario, blocks: Collection[str], runbook: str) -> list[Problem]:

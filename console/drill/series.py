@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 Labels = frozenset[tuple[str, str]]
+
+SCRAPE_INTERVAL = 5.0
+"""Seconds between the samples a simulated Prometheus holds of each series."""
 
 
 @dataclass
@@ -23,6 +27,23 @@ class Series:
                 break
             current = value + slope * (t - start)
         return current
+
+    def samples(self, until: float, interval: float = SCRAPE_INTERVAL) -> list[tuple[float, float]]:
+        """The samples a Prometheus scraping every ``interval`` drill seconds holds up to
+        ``until``: one on each multiple of ``interval``, and one at each change (the moment an
+        inject or a reply set the series), so queries see a change at once."""
+        out: list[tuple[float, float]] = []
+        for index, (start, value, slope) in enumerate(self.segments):
+            if start > until:
+                break
+            end = self.segments[index + 1][0] if index + 1 < len(self.segments) else math.inf
+            end = min(end, until + interval / 2)
+            out.append((start, value))
+            k = math.floor(start / interval) + 1
+            while k * interval < end and k * interval <= until:
+                out.append((k * interval, value + slope * (k * interval - start)))
+                k += 1
+        return out
 
     def slope_at(self, t: float) -> float:
         """The slope in force at ``t``."""
@@ -61,6 +82,10 @@ class SeriesStore:
     def select(self, name: str) -> list[Series]:
         """Every series with metric name ``name``."""
         return [s for (n, _), s in self._series.items() if n == name]
+
+    def all(self) -> list[Series]:
+        """Every series."""
+        return list(self._series.values())
 
     def names(self) -> list[str]:
         """Every metric name."""

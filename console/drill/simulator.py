@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from console.drill.clock import DrillClock
-from console.drill.promql import Sample, evaluate
+from console.drill.promql import PromQLError, Sample, evaluate
 from console.drill.scenario import AlertSpec, Effects, Inject, Reply, Response, Scenario, SimNode
 from console.drill.series import SeriesStore
 from console.execute.local import LOCAL_NODE
@@ -112,13 +112,20 @@ class Simulator:
         gets the scenario's ``default_response``, never an error.
         """
         now = self.now()
-        for response in self.scenario.responses:
+        for index, response in enumerate(self.scenario.responses):
             if response.after > now or not self._addressed(response, node):
                 continue
             if not re.search(response.match, command):
                 continue
-            if response.when is None or self.query(response.when):
-                return response, self._effects_of(response, now)
+            if response.when is not None:
+                try:
+                    holds = bool(self.query(response.when))
+                except PromQLError as exc:  # Prometheus would refuse it too (many-to-many, ...)
+                    why = f"drill: responses[{index}].when cannot be evaluated: {exc}\n"
+                    return Reply(exit=2, stderr=why), None
+                if not holds:
+                    continue
+            return response, self._effects_of(response, now)
         default = self.scenario.default_response
         return default, self._effects_of(default, now)
 

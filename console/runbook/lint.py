@@ -23,6 +23,7 @@ from console.runbook.catalog import (
 from console.runbook.languages import block_format
 from console.runbook.library import Library, load_library, runbook_files
 from console.runbook.model import BUILTIN_VARS, Block, Runbook
+from console.runbook.promql_lint import promql_problems
 from console.runbook.template import shell_sites, variables_in
 from console.selector import parse_selector
 
@@ -85,6 +86,7 @@ def lint(paths: list[Path], loaded: LoadedConfig | None) -> LintReport:
         report.problems.extend(own_problems)
         report.problems.extend(lint_runbook(runbook, own, loaded))
     _duplicate_runbook_ids(library, report.problems)
+    report.problems.extend(promql_problems(library.runbooks, catalog, loaded, runbook_paths))
     return report
 
 

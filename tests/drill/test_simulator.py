@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from console.drill.clock import DrillClock
-from console.drill.promql import PromQLError, evaluate
 from console.drill.scenario import load_scenario, parse_scenario
-from console.drill.series import SeriesStore
 from console.drill.simulator import Simulator
 from console.errors import SourceError
 
@@ -44,110 +39,6 @@ def test_clock_pause_speed_and_advance() -> None:
     assert clock.real_seconds_until(38) == 2
     clock.advance(60)
     assert clock.elapsed() == 90
-
-
-def store() -> SeriesStore:
-    s = SeriesStore()
-    for node in ("m1", "m2", "m3"):
-        s.set("up", {"instance": node, "job": "etcd"}, 0, value=1)
-    s.set("dlq_depth", {"queue": "orders"}, 0, value=100, slope=2)
-    s.set("dlq_depth", {"queue": "bills"}, 0, value=7)
-    s.set("up", {"instance": "m2", "job": "etcd"}, 30, value=0)
-    return s
-
-
-@pytest.mark.parametrize(
-    ("query", "t", "expected"),
-    [
-        ("sum(up)", 10, [({}, 3.0)]),
-        ("sum(up)", 31, [({}, 2.0)]),
-        ('up{instance="m2"}', 31, [({"instance": "m2", "job": "etcd"}, 0.0)]),
-        ('count(up{instance=~"m[13]"})', 0, [({}, 2.0)]),
-        ("up == 0", 31, [({"instance": "m2", "job": "etcd"}, 0.0)]),
-        ("sum(up == bool 1)", 31, [({}, 2.0)]),
-        (
-            "sum by (queue) (dlq_depth)",
-            10,
-            [({"queue": "orders"}, 120.0), ({"queue": "bills"}, 7.0)],
-        ),
-        ('rate(dlq_depth{queue="orders"}[1m])', 120, [({"queue": "orders"}, 2.0)]),
-        ('increase(dlq_depth{queue="orders"}[1m])', 120, [({"queue": "orders"}, 120.0)]),
-        ("max(dlq_depth) / 2", 0, [({}, 50.0)]),
-        ("1 + 2 * 3", 0, [({}, 7.0)]),
-        ("count(nothing)", 0, []),
-    ],
-)
-def test_promql_subset(query: str, t: float, expected: list) -> None:  # type: ignore[type-arg]
-    assert sorted(evaluate(query, store(), t), key=str) == sorted(expected, key=str)
-
-
-@pytest.mark.parametrize(
-    ("query", "message"),
-    [
-        ("histogram_quantile(0.9, x)", "does not support the function histogram_quantile()"),
-        ("up[5m]", "a range selector needs a function like rate()"),
-        ("rate(up)", "up needs a range, like up[5m]"),
-        ("up{job=etcd}", 'label values are quoted: job="etcd"'),
-        ("sum(up", "expected ')', got 'the end'"),
-    ],
-)
-def test_promql_unsupported_is_a_clear_error(query: str, message: str) -> None:
-    with pytest.raises(
-        PromQLError,
-        match=message.replace("(", r"\(")
-        .replace(")", r"\)")
-        .replace("[", r"\[")
-        .replace("]", r"\]"),
-    ):
-        evaluate(query, store(), 0)
-
-
-promql_tokens = st.lists(
-    st.sampled_from(
-        [
-            "sum",
-            "by",
-            "(",
-            ")",
-            "up",
-            "dlq_depth",
-            "{",
-            "}",
-            "instance",
-            "=",
-            "=~",
-            '"m1"',
-            ",",
-            "[",
-            "5m",
-            "]",
-            "rate",
-            "==",
-            "bool",
-            "/",
-            "0",
-            "1.5e3",
-            "-",
-            "+",
-            "*",
-            "count",
-            ">",
-            "abs",
-            "without",
-            "queue",
-            "'x'",
-            "!~",
-            "avg",
-        ]
-    ),
-    max_size=25,
-).map(" ".join)
-
-
-@given(st.one_of(st.text(max_size=40), promql_tokens))
-def test_promql_never_raises_anything_else(query: str) -> None:
-    with contextlib.suppress(PromQLError):
-        evaluate(query, store(), 5)
 
 
 def test_scenario_errors_name_line_and_key(tmp_path: Path) -> None:

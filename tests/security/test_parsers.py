@@ -404,9 +404,9 @@ def test_a_bad_when_is_a_scenario_problem_at_load(tmp_path: Path) -> None:
     assert any(
         m.startswith(f"{scenario}:5: bad when: ") and "[responses[0].when]" in m for m in found
     )
-    assert any(m.startswith(f"{scenario}:7: bad when: ") and "needs a range" in m for m in found), (
-        found
-    )
+    assert any(
+        m.startswith(f"{scenario}:7: bad when: ") and "expected type matrix" in m for m in found
+    ), found
 
 
 # --- item 6: credentials in URLs -------------------------------------------------------------
