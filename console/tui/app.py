@@ -14,7 +14,8 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, ListView, Markdown, RichLog, Static
+from textual.theme import Theme
+from textual.widgets import Header, ListView, Markdown, RichLog
 
 from console.execute.session import ConfirmAnswer, ConfirmRequest
 from console.incident import QUIET_TYPES
@@ -31,6 +32,7 @@ from console.runbook.match import rank_runbooks
 from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.sanitize import visible
 from console.telemetry.state import TelemetryState
+from console.tui.bars import ConsoleFooter, Segment, StatusBar
 from console.tui.messages import EventRecorded, TelemetryUpdated
 from console.tui.screens import (
     ConfirmScreen,
@@ -39,8 +41,16 @@ from console.tui.screens import (
     RunbookPicker,
     TextScreen,
 )
+from console.tui.themes import (
+    choose_theme,
+    console_variable_defaults,
+    register_themes,
+    save_theme,
+    tones_for,
+)
 from console.tui.widgets import (
     BlocksList,
+    PanelsStrip,
     PanelsView,
     ResultsTable,
     StepsList,
@@ -56,6 +66,10 @@ class ConsoleApp(App[str]):
 
     CSS_PATH = "console.tcss"
     TITLE = "incident-console"
+    # Under 120 columns the panels become a strip above the steps (console.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-compact"), (120, "-wide")]
+    # Under 40 rows the step's prose gives way to its blocks and results.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="help"),
         Binding("r", "run_block", "Run", id="run-block"),
@@ -84,6 +98,40 @@ class ConsoleApp(App[str]):
         self._block_task: asyncio.Task[object] | None = None
         self._unsubscribe = workspace.incident.sink.subscribe(self._on_event)
         self.redactor = workspace.incident.redactor
+        self._theme_ready = False  # set once mounted: later changes are the engineer's choice
+        self.theme_problems = register_themes(self)
+        choice = choose_theme(self, workspace.config.theme, self._theme_key())
+        self.theme_problems += choice.problems
+        self.theme = choice.name
+
+    def _theme_key(self) -> str:
+        """Where ``theme:`` is set, for messages: ``console.yaml:12``, or the default."""
+        loaded = self.ws.loaded
+        if loaded.path is None or "theme" not in self.ws.config.model_fields_set:
+            return "theme (default)"
+        return f"{loaded.path}:{loaded.lines.line_for(('theme',))}"
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The console's own theme variables for themes that leave them out."""
+        return console_variable_defaults(self.current_theme)
+
+    def watch_theme(self, name: str) -> None:
+        if self._theme_ready:
+            try:
+                save_theme(name, self.ws.config.theme)
+            except OSError as exc:
+                self.notify(f"could not save the theme: {exc}", severity="warning", markup=False)
+
+    def _on_theme_changed(self, _theme: Theme) -> None:
+        """Text the widgets built holds colours: build it again in the new theme's."""
+        timeline = self.query_one("#timeline", RichLog)
+        timeline.clear()
+        for line in self._history():
+            timeline.write(line)
+        self.query_one(PanelsView).show(self.telemetry)
+        self.query_one(PanelsStrip).show(self.telemetry)
+        self._refresh_runbook()
+        self._status()
 
     def shown(self, text: str | None, *, one_line: bool = False) -> str:
         """Outside text for the screen: the session's redaction, controls as pictures."""
@@ -100,6 +148,7 @@ class ConsoleApp(App[str]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=True)
         with Horizontal(id="body"):
+            yield PanelsStrip(self.redactor, id="strip")
             with VerticalScroll(id="left"):
                 yield PanelsView(self.redactor, id="panels")
             with Vertical(id="center"):
@@ -111,8 +160,8 @@ class ConsoleApp(App[str]):
                 yield ResultsTable(self.redactor, id="results")
                 yield RichLog(id="output", wrap=True, markup=False)
         yield RichLog(id="timeline", wrap=False, markup=False, max_lines=2000)
-        yield Static(id="status")
-        yield Footer()
+        yield StatusBar(id="status")
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         state = self.ws.incident.state
@@ -125,6 +174,11 @@ class ConsoleApp(App[str]):
         for line in self._history():
             timeline.write(line)
         self.query_one(PanelsView).show(None)
+        self.query_one(PanelsStrip).show(None)
+        for problem in self.theme_problems:
+            self.notify(self.shown(problem), title="Theme", severity="warning", markup=False)
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self._theme_ready = True
         if self.ws.poller is not None:
             self.ws.poller.subscribe(self._on_telemetry)
             self.run_worker(self.ws.poller.run(), name="telemetry", group="engines")
@@ -166,33 +220,43 @@ class ConsoleApp(App[str]):
     def on_telemetry_updated(self, message: TelemetryUpdated) -> None:
         self.telemetry = message.state
         self.query_one(PanelsView).show(message.state)
+        self.query_one(PanelsStrip).show(message.state)
 
     def _line(self, event: Event) -> Text:
         text = Text()
         text.append(event.ts[11:19] + " ", style="dim")
+        tones = tones_for(self)
         style = (
-            "bold red"
+            tones.state("lost")
             if event.type in ("journal.fault", "source.down")
-            else ("yellow" if event.type.startswith(("alert.", "drill.")) else "")
+            else (
+                tones.style("timeline-alert") if event.type.startswith(("alert.", "drill.")) else ""
+            )
         )
         text.append(self.shown(describe(event), one_line=True), style=style)
         return text
 
     def _status(self) -> None:
+        """The status bar; when narrow it keeps JOURNAL FAULT, the drill clock, head, events."""
         state = self.ws.incident.state
-        text = Text()
-        text.append(f" log head {state.head[:12]} ", style="reverse")
-        path = self.ws.incident.path
-        where = self.shown(path.name, one_line=True) if path else "in memory"
-        text.append(f" {where} · {state.events} events")
+        tones = tones_for(self)
+        segments: list[Segment] = []
         if self.ws.incident.faults:
-            text.append("  JOURNAL FAULT: writes are being retried ", style="bold white on red")
+            fault = tones.style("journal-fault", bold=True, background=True)
+            segments.append(Segment(" JOURNAL FAULT: writes are being retried ", fault, 0))
         if self.ws.drill is not None:
             clock = self.ws.drill.clock
             paused = " PAUSED" if clock.paused else ""
-            drill = f"  drill T+{clock.elapsed():.0f}s speed {clock.speed:g}x{paused}"
-            text.append(drill, style="bold yellow")
-        self.query_one("#status", Static).update(text)
+            drill = tones.style("drill-clock", bold=True)
+            segments.append(Segment(f"DRILL T+{clock.elapsed():.0f}s{paused}", drill, 1))
+        segments.append(Segment(f" head {state.head[:12]} ", "reverse", 2))
+        segments.append(Segment(f"{state.events} events", "", 3))
+        path = self.ws.incident.path
+        where = self.shown(path.name, one_line=True) if path else "in memory"
+        segments.append(Segment(where, "dim", 5))
+        if self.ws.drill is not None:
+            segments.append(Segment(f"speed {self.ws.drill.clock.speed:g}x", "", 4))
+        self.query_one(StatusBar).show(segments)
 
     # -- runbook -----------------------------------------------------------------------------
 
@@ -234,7 +298,7 @@ class ConsoleApp(App[str]):
         self.query_one(ResultsTable).show(run)
         log = self.query_one("#output", RichLog)
         log.clear()
-        log.write(output_text(run, self.redactor))
+        log.write(output_text(run, self.redactor, tones=tones_for(self)))
 
     def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
         runbook = self.ws.runbook
