@@ -8,6 +8,7 @@ a telemetry poll (``TelemetryUpdated``).
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from rich.text import Text
 from textual import work
@@ -15,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widgets import Header, ListView, Markdown, RichLog
 
 from console.execute.session import ConfirmAnswer, ConfirmRequest
@@ -60,6 +62,8 @@ from console.tui.widgets import (
 )
 from console.workspace import Workspace
 
+PROSE_DELAY_S = 0.12  # how long the highlight rests on a step before its text is drawn
+
 
 class ConsoleApp(App[str]):
     """The console for one incident or drill."""
@@ -96,6 +100,7 @@ class ConsoleApp(App[str]):
         self.step: Step | None = None
         self.block: Block | None = None
         self._block_task: asyncio.Task[object] | None = None
+        self._prose_timer: Timer | None = None
         self._unsubscribe = workspace.incident.sink.subscribe(self._on_event)
         self.redactor = workspace.incident.redactor
         self._theme_ready = False  # set once mounted: later changes are the engineer's choice
@@ -288,10 +293,18 @@ class ConsoleApp(App[str]):
             line for line in step.markdown.split("\n") if not line.lstrip().startswith("#|")
         )
         intro = f"## {step.number}. {step.title}\n\n{prose}"
-        self.query_one("#step-text", Markdown).update(visible(intro))
+        self._show_prose(visible(intro))
         self.query_one(BlocksList).show(step.blocks, self.ws.incident.state)
         self.block = step.blocks[0] if step.blocks else None
         self._show_block()
+
+    def _show_prose(self, text: str) -> None:
+        """The step's text, once the highlight rests: Markdown is the costliest widget to draw,
+        so moving through the steps repaints the list at once and the text when it stops."""
+        if self._prose_timer is not None:
+            self._prose_timer.stop()
+        markdown = self.query_one("#step-text", Markdown)
+        self._prose_timer = self.set_timer(PROSE_DELAY_S, partial(markdown.update, text))
 
     def _show_block(self) -> None:
         run = last_run(self.ws.incident.state, self.block.id) if self.block else None
