@@ -20,6 +20,7 @@ It prints the figures and the targets met or missed as Markdown.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
 import pty
@@ -104,10 +105,8 @@ class Console:
 
     def stop(self) -> None:
         """Stop the console and everything it started."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
