@@ -62,7 +62,7 @@ from console.tui.widgets import (
 )
 from console.workspace import Workspace
 
-PROSE_DELAY_S = 0.12  # how long the highlight rests on a step before its text is drawn
+PROSE_DELAY_S = 0.06  # how long the highlight rests on a step before its text is drawn
 
 
 class ConsoleApp(App[str]):

@@ -12,7 +12,7 @@ person would in a terminal, and reads what the console writes to it:
   each from the moment the key is written until the terminal has received the repaint that
   shows the newly highlighted step's title (the header's clock cannot be mistaken for it);
   median, p95 and max of ``--keys`` presses, 300 ms apart; and until the step's text has been
-  drawn beside it (the console draws it once the highlight has rested 0.12 s).
+  drawn beside it (the console draws it once the highlight has rested 60 ms).
 
 It prints the figures and the targets met or missed as Markdown.
 """
@@ -45,7 +45,7 @@ PROSE = {DOWN: b"corrupt", UP: b"fewer"}  # words of those steps' text
 class Console:
     """``incident-console demo`` on a pseudo-terminal of its own."""
 
-    def __init__(self, home: Path, size: tuple[int, int] = (120, 40)) -> None:
+    def __init__(self, home: Path, repo: Path, size: tuple[int, int] = (120, 40)) -> None:
         master, slave = pty.openpty()
         cols, rows = size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -56,7 +56,7 @@ class Console:
             "HOME": str(home),
             "XDG_CONFIG_HOME": str(home / "config"),
             "XDG_DATA_HOME": str(home / "data"),
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": str(repo),
             "PYTHONPYCACHEPREFIX": str(home / "pycache"),
         }
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -115,18 +115,18 @@ class Console:
         os.close(self.master)
 
 
-def start_seconds(home: Path) -> float:
+def start_seconds(home: Path, repo: Path) -> float:
     """One start: seconds from starting the process to the main screen's first frame."""
-    console = Console(home)
+    console = Console(home, repo)
     try:
         return console.wait_for(FIRST_FRAME) - console.started
     finally:
         console.stop()
 
 
-def keypress_seconds(home: Path, keys: int) -> tuple[list[float], list[float]]:
+def keypress_seconds(home: Path, repo: Path, keys: int) -> tuple[list[float], list[float]]:
     """Keypress to the highlight's paint, and to the step text's, of ``keys`` presses."""
-    console = Console(home)
+    console = Console(home, repo)
     highlight: list[float] = []
     text: list[float] = []
     try:
@@ -147,12 +147,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="starts measured (median counts)")
     parser.add_argument("--keys", type=int, default=200, help="keypresses measured")
+    parser.add_argument(
+        "--repo", type=Path, default=REPO, help="the checkout to run (compare with an older one)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-screen-") as tmp:
         home = Path(tmp)
-        start_seconds(home)  # warm-up: compiles the byte code, fills the OS caches
-        starts = [start_seconds(home) for _ in range(args.runs)]
-        keys, texts = keypress_seconds(home, args.keys)
+        start_seconds(home, args.repo)  # warm-up: compiles the byte code, fills the OS caches
+        starts = [start_seconds(home, args.repo) for _ in range(args.runs)]
+        keys, texts = keypress_seconds(home, args.repo, args.keys)
     start = statistics.median(starts)
     p95 = statistics.quantiles(keys, n=20)[-1]
     print("| measure | median | p95 | max | target |")
