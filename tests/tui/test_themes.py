@@ -13,6 +13,7 @@ from rich.style import Style
 from textual.color import Color
 from textual.widgets import Footer, Header
 from textual.widgets._footer import FooterKey
+from textual.widgets._toast import Toast
 
 from console.config import load_config
 from console.errors import ProblemList
@@ -294,4 +295,22 @@ async def test_from_120_columns_the_panels_are_a_column(tmp_path: Path, user_con
         assert app.screen.has_class("-wide")
         assert app.query_one("#left").display and not app.query_one("#strip").display
         assert app.query_one("#left").region.width >= 36
+        await pilot.press("q")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (130, 40), (200, 50)])
+async def test_toasts_never_cover_the_results(
+    tmp_path: Path, user_config: Path, size: tuple[int, int]
+) -> None:
+    """A refusal says why in the results pane: a toast must not sit on top of it."""
+    app = await console_with(tmp_path, "")
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await pilot.pause(0.3)
+        for index in range(3):
+            app.notify(f"toast {index}", timeout=30)
+        await pilot.pause(0.5)
+        toasts = list(app.screen.query(Toast))
+        assert len(toasts) == 3
+        results = app.query_one("#results").region  # where the refusal is said
+        assert results.height and all(not t.region.overlaps(results) for t in toasts)
         await pilot.press("q")
