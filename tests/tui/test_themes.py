@@ -314,3 +314,19 @@ async def test_toasts_never_cover_the_results(
         results = app.query_one("#results").region  # where the refusal is said
         assert results.height and all(not t.region.overlaps(results) for t in toasts)
         await pilot.press("q")
+
+
+async def test_a_broken_saved_choice_is_a_warning_and_the_config_theme_runs(
+    tmp_path: Path, user_config: Path
+) -> None:
+    saved = saved_theme_path()
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"theme: [\x1b]52;c;aGk=\x07\n")  # bad YAML with a terminal escape in it
+    app = await console_with(tmp_path, "theme: console-light\n")
+    async with app.run_test(size=(130, 40)) as pilot:
+        await pilot.pause()
+        assert app.theme == "console-light"
+        messages = [n.message for n in app._notifications]
+        assert any(m.startswith(f"{saved}:1: ") for m in messages), messages
+        assert not any("\x1b" in m for m in messages)
+        await pilot.press("q")
