@@ -61,6 +61,7 @@ class Console:
         }
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.master = master
+        self.unread = b""
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "console", "demo"],
@@ -74,21 +75,21 @@ class Console:
         os.close(slave)
 
     def wait_for(self, mark: bytes, timeout: float = 20.0) -> float:
-        """Read until ``mark`` has been written to the terminal; when it was (perf_counter)."""
-        seen = b""
-        deadline = time.perf_counter() + timeout
-        while True:
+        """Read until ``mark`` has been written to the terminal; when it was (perf_counter).
+
+        What was read after the mark is kept for the next wait."""
+        now = time.perf_counter()
+        deadline = now + timeout
+        while (found := self.unread.find(mark)) < 0:
             left = deadline - time.perf_counter()
             if left <= 0:
                 raise TimeoutError(f"{mark!r} never reached the terminal")
             ready, _, _ = select.select([self.master], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(self.master, 1 << 16)
-            now = time.perf_counter()
-            seen = seen[-len(mark) :] + chunk
-            if mark in seen:
-                return now
+            if ready:
+                self.unread = self.unread[-len(mark) :] + os.read(self.master, 1 << 16)
+                now = time.perf_counter()
+        self.unread = self.unread[found + len(mark) :]
+        return now
 
     def drain(self, seconds: float) -> None:
         """Read and drop what the console writes for ``seconds``."""
@@ -97,9 +98,11 @@ class Console:
             ready, _, _ = select.select([self.master], [], [], left)
             if ready:
                 os.read(self.master, 1 << 16)
+        self.unread = b""
 
     def press(self, key: bytes) -> float:
         """Write ``key``; when (perf_counter)."""
+        self.unread = b""
         os.write(self.master, key)
         return time.perf_counter()
 
@@ -131,7 +134,8 @@ def keypress_seconds(home: Path, repo: Path, keys: int) -> tuple[list[float], li
     text: list[float] = []
     try:
         console.wait_for(FIRST_FRAME)
-        console.drain(2.0)  # the runbook opens, the first poll lands
+        console.wait_for(MARKS[UP])  # the runbook is open, its steps listed
+        console.drain(2.0)  # the first poll lands
         for index in range(keys):
             key = DOWN if index % 2 == 0 else UP
             pressed = console.press(key)
