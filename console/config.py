@@ -285,6 +285,11 @@ class LoadedConfig(BaseModel):
         return self.config.nodes
 
 
+def user_config_dir() -> Path:
+    """The user's config folder for the console (``~/.config/incident-console`` on Linux)."""
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
 def discover(explicit: str | Path | None = None) -> Path | None:
     """Find the config file by the documented order; ``None`` means built-in defaults."""
     if explicit:
@@ -295,7 +300,7 @@ def discover(explicit: str | Path | None = None) -> Path | None:
     local = Path("console.yaml")
     if local.is_file():
         return local
-    user = Path(platformdirs.user_config_dir(APP_NAME)) / "console.yaml"
+    user = user_config_dir() / "console.yaml"
     if user.is_file():
         return user
     return None

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, ListView, Markdown, RichLog, Static
+from textual.theme import Theme
+from textual.timer import Timer
+from textual.widgets import Header, ListView, Markdown, RichLog
 
 from console.drill.control import ControlError, ControlServer
 from console.errors import ConsoleError
@@ -39,6 +42,7 @@ from console.runbook.model import Block, Runbook, Step, VarSpec
 from console.sanitize import visible
 from console.telemetry.alerts import Alert
 from console.telemetry.state import TelemetryState
+from console.tui.bars import ConsoleFooter, Segment, StatusBar
 from console.tui.messages import EventRecorded, TelemetryUpdated
 from console.tui.palette import NO_SILENCES, ConsoleCommands
 from console.tui.screens import (
@@ -49,9 +53,17 @@ from console.tui.screens import (
     TextScreen,
     help_sections,
 )
+from console.tui.themes import (
+    choose_theme,
+    console_variable_defaults,
+    register_themes,
+    save_theme,
+    tones_for,
+)
 from console.tui.widgets import (
     SELECTION_CSS,
     BlocksList,
+    PanelsStrip,
     PanelsView,
     ResultsTable,
     StepsList,
@@ -63,6 +75,8 @@ from console.tui.widgets import (
 )
 from console.workspace import Workspace
 
+PROSE_DELAY_S = 0.06  # how long the highlight rests on a step before its text is drawn
+
 
 class ConsoleApp(App[str]):
     """The console for one incident or drill."""
@@ -71,6 +85,10 @@ class ConsoleApp(App[str]):
     CSS = SELECTION_CSS
     TITLE = "incident-console"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
+    # Under 120 columns the panels become a strip above the steps (console.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-compact"), (120, "-wide")]
+    # Under 40 rows the step's prose gives way to its blocks and results.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="help"),
         Binding("r", "run_block", "Run", id="run-block"),
@@ -98,8 +116,43 @@ class ConsoleApp(App[str]):
         self.step: Step | None = None
         self._quitting = False
         self._block_task: asyncio.Task[object] | None = None
+        self._prose_timer: Timer | None = None
         self._unsubscribe = workspace.incident.sink.subscribe(self._on_event)
         self.redactor = workspace.incident.redactor
+        self._theme_ready = False  # set once mounted: later changes are the engineer's choice
+        self.theme_problems = register_themes(self)
+        choice = choose_theme(self, workspace.config.theme, self._theme_key())
+        self.theme_problems += choice.problems
+        self.theme = choice.name
+
+    def _theme_key(self) -> str:
+        """Where ``theme:`` is set, for messages: ``console.yaml:12``, or the default."""
+        loaded = self.ws.loaded
+        if loaded.path is None or "theme" not in self.ws.config.model_fields_set:
+            return "theme (default)"
+        return f"{loaded.path}:{loaded.lines.line_for(('theme',))}"
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The console's own theme variables for themes that leave them out."""
+        return console_variable_defaults(self.current_theme)
+
+    def watch_theme(self, name: str) -> None:
+        if self._theme_ready:
+            try:
+                save_theme(name, self.ws.config.theme)
+            except OSError as exc:
+                self.notify(f"could not save the theme: {exc}", severity="warning", markup=False)
+
+    def _on_theme_changed(self, _theme: Theme) -> None:
+        """Text the widgets built holds colours: build it again in the new theme's."""
+        timeline = self.query_one("#timeline", RichLog)
+        timeline.clear()
+        for line in self._history():
+            timeline.write(line)
+        self.query_one(PanelsView).show(self.telemetry)
+        self.query_one(PanelsStrip).show(self.telemetry)
+        self._refresh_runbook()
+        self._status()
 
     def shown(self, text: str | None, *, one_line: bool = False) -> str:
         """Outside text for the screen: the session's redaction, controls as pictures."""
@@ -116,6 +169,7 @@ class ConsoleApp(App[str]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=True)
         with Horizontal(id="body"):
+            yield PanelsStrip(self.redactor, id="strip")
             with VerticalScroll(id="left"):
                 yield PanelsView(self.redactor, id="panels")
             with Vertical(id="center"):
@@ -127,8 +181,8 @@ class ConsoleApp(App[str]):
                 yield ResultsTable(self.redactor, id="results")
                 yield RichLog(id="output", wrap=True, markup=False)
         yield RichLog(id="timeline", wrap=False, markup=False, max_lines=2000)
-        yield Static(id="status")
-        yield Footer()
+        yield StatusBar(id="status")
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         state = self.ws.incident.state
@@ -141,6 +195,11 @@ class ConsoleApp(App[str]):
         for line in self._history():
             timeline.write(line)
         self.query_one(PanelsView).show(None)
+        self.query_one(PanelsStrip).show(None)
+        for problem in self.theme_problems:
+            self.notify(self.shown(problem), title="Theme", severity="warning", markup=False)
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self._theme_ready = True
         if self.ws.poller is not None:
             self.ws.poller.subscribe(self._on_telemetry)
             self.run_worker(self.ws.poller.run(), name="telemetry", group="engines")
@@ -202,33 +261,43 @@ class ConsoleApp(App[str]):
     def on_telemetry_updated(self, message: TelemetryUpdated) -> None:
         self.telemetry = message.state
         self.query_one(PanelsView).show(message.state)
+        self.query_one(PanelsStrip).show(message.state)
 
     def _line(self, event: Event) -> Text:
         text = Text()
         text.append(event.ts[11:19] + " ", style="dim")
+        tones = tones_for(self)
         style = (
-            "bold red"
+            tones.state("lost")
             if event.type in ("journal.fault", "source.down")
-            else ("yellow" if event.type.startswith(("alert.", "drill.")) else "")
+            else (
+                tones.style("timeline-alert") if event.type.startswith(("alert.", "drill.")) else ""
+            )
         )
         text.append(self.shown(describe(event), one_line=True), style=style)
         return text
 
     def _status(self) -> None:
+        """The status bar; when narrow it keeps JOURNAL FAULT, the drill clock, head, events."""
         state = self.ws.incident.state
-        text = Text()
-        text.append(f" log head {state.head[:12]} ", style="reverse")
-        path = self.ws.incident.path
-        where = self.shown(path.name, one_line=True) if path else "in memory"
-        text.append(f" {where} · {state.events} events")
+        tones = tones_for(self)
+        segments: list[Segment] = []
         if self.ws.incident.faults:
-            text.append("  JOURNAL FAULT: writes are being retried ", style="bold white on red")
+            fault = tones.style("journal-fault", bold=True, background=True)
+            segments.append(Segment(" JOURNAL FAULT: writes are being retried ", fault, 0))
         if self.ws.drill is not None:
             clock = self.ws.drill.clock
             paused = " PAUSED" if clock.paused else ""
-            drill = f"  drill T+{clock.elapsed():.0f}s speed {clock.speed:g}x{paused}"
-            text.append(drill, style="bold yellow")
-        self.query_one("#status", Static).update(text)
+            drill = tones.style("drill-clock", bold=True)
+            segments.append(Segment(f"DRILL T+{clock.elapsed():.0f}s{paused}", drill, 1))
+        segments.append(Segment(f" head {state.head[:12]} ", "reverse", 2))
+        segments.append(Segment(f"{state.events} events", "", 3))
+        path = self.ws.incident.path
+        where = self.shown(path.name, one_line=True) if path else "in memory"
+        segments.append(Segment(where, "dim", 5))
+        if self.ws.drill is not None:
+            segments.append(Segment(f"speed {self.ws.drill.clock.speed:g}x", "", 4))
+        self.query_one(StatusBar).show(segments)
 
     # -- runbook -----------------------------------------------------------------------------
 
@@ -268,11 +337,19 @@ class ConsoleApp(App[str]):
             line for line in step.markdown.split("\n") if not line.lstrip().startswith("#|")
         )
         intro = f"## {step.number}. {step.title}\n\n{prose}"
-        self.query_one("#step-text", Markdown).update(visible(intro))
+        self._show_prose(visible(intro))
         blocks = self.query_one(BlocksList)
         await blocks.load(step.blocks, select)
         if self.step is step:
             self._refresh_runbook()
+
+    def _show_prose(self, text: str) -> None:
+        """The step's text, once the highlight rests: Markdown is the costliest widget to draw,
+        so moving through the steps repaints the list at once and the text when it stops."""
+        if self._prose_timer is not None:
+            self._prose_timer.stop()
+        markdown = self.query_one("#step-text", Markdown)
+        self._prose_timer = self.set_timer(PROSE_DELAY_S, partial(markdown.update, text))
 
     def _show_block(self) -> None:
         block = self.block
@@ -283,13 +360,15 @@ class ConsoleApp(App[str]):
         status, reason = block_status(state, block.id) if block else ("not run", "")
         if block is not None and status in ("refused", "declined"):
             table.show(None)
-            log.write(refusal_text(reason, self._required_first(block), self.redactor))
+            log.write(
+                refusal_text(reason, self._required_first(block), self.redactor, tones_for(self))
+            )
             return
         run = last_run(state, block.id) if block else None
         session = self.ws.session
         waiting = session.retrying.get(block.id) if block and session else None
         table.show(run, waiting, time.time())
-        log.write(output_text(run, self.redactor))
+        log.write(output_text(run, self.redactor, tones=tones_for(self)))
 
     def _required_first(self, block: Block) -> list[tuple[str, Step | None]]:
         """The checks ``block`` still needs to pass, each with its step."""

@@ -24,24 +24,22 @@ from console.sanitize import visible
 from console.telemetry.present import present_panel
 from console.telemetry.render import labels_line
 from console.telemetry.state import TelemetryState
+from console.tui.themes import PLAIN, Tones, tones_for
 
-STATE_STYLE = {
-    "healthy": "green", "ok": "green", "degraded": "yellow", "warn": "yellow", "lost": "bold red",
-    "crit": "bold red", "stale": "bold magenta", "unknown": "dim",
-}  # fmt: skip
-VERDICT_STYLE = {
-    "pass": "green", "fail": "bold red", "error": "red", "indeterminate": "bold magenta",
-    "running": "cyan", "cancelled": "yellow", "declined": "yellow", "refused": "yellow",
-    "interrupted": "magenta", "not-run": "dim", "skipped": "dim",
+# Each verdict has its symbol, so none relies on its colour alone.
+VERDICT_SYMBOL = {
+    "pass": "✔", "fail": "✘", "error": "!", "indeterminate": "?", "running": "…",
+    "cancelled": "⊘", "declined": "⊘", "refused": "⊗", "interrupted": "↯", "not run": "·",
+    "not-run": "·", "skipped": "↷",
 }  # fmt: skip
 STEP_MARK = {"done": "✔", "failed": "✘", "skipped": "↷", "todo": " "}
 CURRENT_MARK = "▸"
 SELECTED_MARK = "▶"
 FAILED = ("fail", "error", "indeterminate")
 SELECTION_CSS = """
-#left:focus-within, #center:focus-within, #right:focus-within { border: round $accent; }
+#left:focus-within, #center:focus-within, #right:focus-within { border: round $focus-border; }
 """
-"""The pane holding the focus is drawn with the theme's accent (the app adds this CSS)."""
+"""The pane holding the focus is drawn in the theme's `focus-border` (the app adds this CSS)."""
 
 
 def shown(redactor: Redactor, text: str | None, *, one_line: bool = False) -> str:
@@ -49,17 +47,37 @@ def shown(redactor: Redactor, text: str | None, *, one_line: bool = False) -> st
     return visible(redactor.text(text or ""), one_line=one_line)
 
 
-def panel_text(panel: PanelValue, redactor: Redactor) -> Text:
+def verdict_text(verdict: str, tones: Tones = PLAIN) -> Text:
+    """A verdict as its symbol and word, in its theme colour."""
+    symbol = VERDICT_SYMBOL.get(verdict, "·")
+    return Text(f"{symbol} {verdict}", style=tones.verdict(verdict))
+
+
+def panel_text(panel: PanelValue, redactor: Redactor, tones: Tones = PLAIN) -> Text:
     """One panel as two or three coloured lines, laid out from ``present_panel``."""
     view = present_panel(panel, lambda text: shown(redactor, text, one_line=True))
     text = Text()
     text.append(f"{view.title}\n", style="bold")
-    text.append(f" {view.label:<10}", style=STATE_STYLE.get(view.tone, ""))
+    text.append(f" {view.label:<10}", style=tones.state(view.tone))
     text.append(f" {view.detail}")
     if view.trend:
-        text.append(f"\n {view.trend}", style="cyan")
+        text.append(f"\n {view.trend}", style=tones.style("trend"))
     if view.error:
-        text.append(f"\n ! {view.error}", style="red")
+        text.append(f"\n ! {view.error}", style=tones.style("verdict-error"))
+    return text
+
+
+def panel_line(panel: PanelValue, redactor: Redactor, tones: Tones = PLAIN) -> Text:
+    """One panel on one line (title, state, value, trend), for the compact strip."""
+    view = present_panel(panel, lambda text: shown(redactor, text, one_line=True))
+    text = Text()
+    text.append(f"{view.title[:18]:<18} ", style="bold")
+    text.append(f"{view.label:<9} ", style=tones.state(view.tone))
+    text.append(f"{view.detail} ")
+    if view.trend:
+        text.append(view.trend, style=tones.style("trend"))
+    if view.error:
+        text.append(f" ! {view.error}", style=tones.style("verdict-error"))
     return text
 
 
@@ -77,26 +95,64 @@ class PanelsView(Static):
             return
         out = Text()
         redactor = self.redactor
+        tones = tones_for(self.app)
         for source in state.sources:
             if source.up is False:
                 error = shown(redactor, source.error, one_line=True)
-                out.append(f"{source.name} DOWN: {error}\n", style="bold red")
+                out.append(f"{source.name} DOWN: {error}\n", style=tones.state("lost"))
         for panel in state.panels:
             if panel.kind == "alerts":
                 continue
-            out.append_text(panel_text(panel, redactor))
+            out.append_text(panel_text(panel, redactor, tones))
             out.append("\n")
         firing = state.firing
         out.append(f"Firing alerts ({len(firing)})\n", style="bold")
         if state.alerts_error:
-            out.append(f" ! {shown(redactor, state.alerts_error, one_line=True)}\n", style="red")
+            error = shown(redactor, state.alerts_error, one_line=True)
+            out.append(f" ! {error}\n", style=tones.style("verdict-error"))
         for alert in firing:
-            style = "bold red" if alert.severity == "critical" else "yellow"
+            style = tones.state("crit" if alert.severity == "critical" else "warn")
             out.append(f" {shown(redactor, alert.alertname, one_line=True)}", style=style)
             out.append(f" {shown(redactor, labels_line(alert))}\n", style="dim")
         if not firing and not state.alerts_error:
             out.append(" none\n", style="dim")
         self.update(out)
+
+
+class PanelsStrip(Static):
+    """The panels one line each, above the steps when the terminal is under 120 columns."""
+
+    def __init__(self, redactor: Redactor | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.redactor = redactor or Redactor()
+
+    def show(self, state: TelemetryState | None) -> None:
+        """Render a telemetry state (``None``: not polled yet)."""
+        out = Text(no_wrap=True, overflow="ellipsis")
+        if state is None:
+            out.append("waiting for the first poll…", style="dim")
+            self.update(out)
+            return
+        redactor = self.redactor
+        tones = tones_for(self.app)
+        lines: list[Text] = []
+        for source in state.sources:
+            if source.up is False:
+                error = shown(redactor, source.error, one_line=True)
+                lines.append(Text(f"{source.name} DOWN: {error}", style=tones.state("lost")))
+        lines.extend(
+            panel_line(panel, redactor, tones) for panel in state.panels if panel.kind != "alerts"
+        )
+        firing = state.firing
+        alerts = Text(f"{'Firing alerts':<18} ", style="bold")
+        alerts.append(f"{len(firing)} ", style=tones.state("crit" if firing else "ok"))
+        names = ", ".join(shown(redactor, a.alertname, one_line=True) for a in firing)
+        alerts.append(names or "none")
+        if state.alerts_error:
+            error = shown(redactor, state.alerts_error, one_line=True)
+            alerts.append(f" ! {error}", style=tones.style("verdict-error"))
+        lines.append(alerts)
+        self.update(Text("\n", no_wrap=True, overflow="ellipsis").join(lines))
 
 
 class StepsList(ListView):
@@ -242,20 +298,23 @@ class BlocksList(ListView):
         self, block: Block, state: IncidentState, waiting: Retrying | None, now: float
     ) -> Text:
         status, reason = block_status(state, block.id)
+        tones = tones_for(self.app)
         label = Text()
         label.append(
             "⚠ action " if block.is_action else "  check  ",
-            style="bold red" if block.is_action else "cyan",
+            style=tones.style("action-block", bold=True) if block.is_action else "",
         )
         label.append(f"{shown(self.redactor, block.id, one_line=True):<22} ")
-        label.append(status, style=VERDICT_STYLE.get(status, "dim"))
+        label.append_text(verdict_text(status, tones))
         if status in ("refused", "declined"):
-            label.append(f" {shown(self.redactor, reason, one_line=True)}", style="yellow")
+            why = shown(self.redactor, reason, one_line=True)
+            label.append(f" {why}", style=tones.verdict(status))
         run = last_run(state, block.id)
         if waiting is not None:
-            label.append(f" · {attempt_text(waiting, now)}", style=VERDICT_STYLE["running"])
+            label.append(f" · {attempt_text(waiting, now)}", style=tones.verdict("running"))
         elif status == "running" and run is not None and run.started.data.attempt > 1:
-            label.append(f" · attempt {run.started.data.attempt}", style=VERDICT_STYLE["running"])
+            attempt = f" · attempt {run.started.data.attempt}"
+            label.append(attempt, style=tones.verdict("running"))
         body = block.body.strip()
         first = body.split("\n")[0] if body else block.options.use
         label.append(f"\n    {shown(self.redactor, first, one_line=True)}", style="dim")
@@ -279,6 +338,7 @@ class ResultsTable(DataTable[Text]):
         self.clear()
         if run is None:
             return
+        tones = tones_for(self.app)
         for name, node in sorted(run.nodes.items()):
             result = node.result.data if node.result else None
             verdict = result.verdict if result else "running"
@@ -287,7 +347,7 @@ class ResultsTable(DataTable[Text]):
                 attempt = attempt_text(waiting, now)
             self.add_row(
                 Text(shown(self.redactor, name, one_line=True)),
-                Text(verdict, style=VERDICT_STYLE.get(verdict, "")),
+                verdict_text(verdict, tones),
                 Text(attempt),
                 Text("" if result is None or result.exit is None else str(result.exit)),
                 Text("" if result is None else f"{result.duration_s:.2f}s"),
@@ -296,11 +356,13 @@ class ResultsTable(DataTable[Text]):
             )
 
 
-def refusal_text(reason: str, first: list[tuple[str, Step | None]], redactor: Redactor) -> Text:
+def refusal_text(
+    reason: str, first: list[tuple[str, Step | None]], redactor: Redactor, tones: Tones = PLAIN
+) -> Text:
     """Why an action was refused or declined, what to run first (``first``: each required
     check with its step) and the key that jumps there."""
     out = Text()
-    out.append(shown(redactor, reason), style=VERDICT_STYLE["refused"])
+    out.append(shown(redactor, reason), style=tones.verdict("refused"))
     out.append("\n")
     for block_id, step in first:
         where = (
@@ -314,7 +376,9 @@ def refusal_text(reason: str, first: list[tuple[str, Step | None]], redactor: Re
     return out
 
 
-def output_text(run: BlockRun | None, redactor: Redactor, limit: int = 4000) -> Text:
+def output_text(
+    run: BlockRun | None, redactor: Redactor, limit: int = 4000, tones: Tones = PLAIN
+) -> Text:
     """Each node's output, grouped by node and never interleaved, most of it per node."""
     out = Text()
     if run is None:
@@ -324,15 +388,16 @@ def output_text(run: BlockRun | None, redactor: Redactor, limit: int = 4000) -> 
     out.append(f"$ {shown(redactor, data.command)}\n", style="bold")
     if run.finished is not None:
         verdict = run.finished.data.verdict
-        out.append(f"block verdict: {verdict}", style=VERDICT_STYLE.get(verdict, ""))
+        out.append("block verdict: ")
+        out.append_text(verdict_text(verdict, tones))
         if run.finished.data.reason:
             out.append(f" ({shown(redactor, run.finished.data.reason, one_line=True)})")
         out.append("\n")
     for name, node in sorted(run.nodes.items()):
-        out.append(f"── {shown(redactor, name, one_line=True)} ", style="bold cyan")
+        out.append(f"── {shown(redactor, name, one_line=True)} ", style="bold")
         result = node.result.data if node.result else None
         if result:
-            out.append(result.verdict, style=VERDICT_STYLE.get(result.verdict, ""))
+            out.append_text(verdict_text(result.verdict, tones))
         out.append("\n")
         for stream in ("stdout", "stderr"):
             text = node.text(stream)
@@ -342,12 +407,12 @@ def output_text(run: BlockRun | None, redactor: Redactor, limit: int = 4000) -> 
                 text = shown(redactor, text)
                 out.append(
                     text if text.endswith("\n") else text + "\n",
-                    style="red" if stream == "stderr" else "",
+                    style=tones.style("stderr") if stream == "stderr" else "",
                 )
         for cut in node.truncated:
             out.append(
                 f"[{cut.data.dropped_bytes} bytes, {cut.data.dropped_lines} lines of "
                 f"{cut.data.stream} past the cap were not kept]\n",
-                style="magenta",
+                style=tones.style("notice"),
             )
     return out
