@@ -61,7 +61,6 @@ from console.tui.themes import (
     tones_for,
 )
 from console.tui.widgets import (
-    SELECTION_CSS,
     BlocksList,
     PanelsStrip,
     PanelsView,
@@ -82,7 +81,6 @@ class ConsoleApp(App[str]):
     """The console for one incident or drill."""
 
     CSS_PATH = "console.tcss"
-    CSS = SELECTION_CSS
     TITLE = "incident-console"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     # Under 120 columns the panels become a strip above the steps (console.tcss).

@@ -36,10 +36,6 @@ STEP_MARK = {"done": "✔", "failed": "✘", "skipped": "↷", "todo": " "}
 CURRENT_MARK = "▸"
 SELECTED_MARK = "▶"
 FAILED = ("fail", "error", "indeterminate")
-SELECTION_CSS = """
-#left:focus-within, #center:focus-within, #right:focus-within { border: round $focus-border; }
-"""
-"""The pane holding the focus is drawn in the theme's `focus-border` (the app adds this CSS)."""
 
 
 def shown(redactor: Redactor, text: str | None, *, one_line: bool = False) -> str:

@@ -4,8 +4,9 @@ The main screen mid-incident (the bundled drill, T+30s, after the quorum check r
 confirmation dialog and help. Everything that moves is held still so a snapshot is the same on
 every run: wall-clock time is fixed, every monotonic reading the console takes is fixed, the
 drill clock stands at T+30s, the poller samples once and run ids count up. The log names the
-bundled runbook by its absolute path, which reaches the head hash in the status bar: a checkout
-at another path regenerates these snapshots. The console itself, the drill, the
+bundled runbook by its absolute path, which reaches the head hash in the status bar, so the
+bundled files are copied to one fixed folder first: a checkout anywhere gives the same
+snapshots. The console itself, the drill, the
 journal and the session are the real ones. Regenerate with ``--snapshot-update`` after a
 change to the screen, and look at the SVGs before committing them.
 """
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import shutil
 import sys
+import tempfile
 import time
 import types
 import uuid
@@ -36,10 +39,11 @@ from console.tui.screens import ConfirmScreen
 from console.tui.widgets import block_status
 from console.workspace import Workspace, drill_workspace
 
-REPO = Path(__file__).resolve().parents[2]
 SIZES = [(80, 24), (120, 40), (200, 50)]
 SIZE_IDS = [f"{w}x{h}" for w, h in SIZES]
 FROZEN = datetime(2026, 1, 15, 3, 12, 0, tzinfo=UTC)
+FIXED_DATA = Path(tempfile.gettempdir()) / "incident-console-snapshots" / "data"
+"""Where the bundled files are copied so that their paths, and the head hash, never vary."""
 
 
 class FrozenDatetime(datetime):
@@ -85,10 +89,16 @@ def frozen_clocks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     runs = iter(range(1, 1000))
     fixed_uuid = types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(runs)))
     monkeypatch.setattr(console.execute.session, "uuid", fixed_uuid)
-    monkeypatch.chdir(REPO)
+    fixed = FIXED_DATA.resolve()
     for name in ("BUNDLED_SCENARIO", "BUNDLED_RUNBOOKS", "BUNDLED_CHECKS"):
         bundled = getattr(console.workspace, name)
-        monkeypatch.setattr(console.workspace, name, bundled.relative_to(REPO))
+        copy = fixed / bundled.relative_to(console.workspace.DATA)
+        if bundled.is_dir():
+            shutil.copytree(bundled, copy, dirs_exist_ok=True)
+        else:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(bundled, copy)
+        monkeypatch.setattr(console.workspace, name, copy)
     yield
 
 
