@@ -147,7 +147,14 @@ async def mid_incident(pilot: Pilot[Any]) -> None:
     await pilot.press("enter", "r")
     await until(pilot, lambda: block_status(state, "quorum")[0] == "pass")
     app.clear_notifications()  # toasts come and go on a timer
-    await pilot.pause(0.2)
+    await settled(pilot)
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    """Let every pending write and repaint land (the output pane writes after layout)."""
+    for _ in range(3):
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.2)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
