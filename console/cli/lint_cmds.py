@@ -49,11 +49,15 @@ def lint_cmd(
         cover = coverage(list(rule_files), report.runbooks, rule_problems)
         problems.extend(rule_problems)
         for rule in cover.uncovered:
+            near = cover.near_misses.get((rule.file, rule.line))
+            hint = (
+                f"; did you mean {', '.join(near)}? alert names are case-sensitive" if near else ""
+            )
             problems.add(
                 rule.file,
                 rule.line,
                 f"alert {rule.alert!r} has no runbook "
-                "(no runbook lists it under alerts:, and no runbook_url resolves)",
+                f"(no runbook lists it under alerts:, and no runbook_url resolves){hint}",
                 code="no-runbook",
             )
     ordered = sorted(problems.items, key=lambda p: (p.file, p.line, p.message))
@@ -62,6 +66,7 @@ def lint_cmd(
             "ok": not problems.errors,
             "runbook_files": report.files,
             "problems": [p.to_json() for p in ordered],
+            "skipped": [{"file": str(f), "reason": why} for f, why in report.skipped],
         }
         if cover is not None:
             out["coverage"] = {
@@ -72,6 +77,8 @@ def lint_cmd(
     else:
         for problem in ordered:
             echo(str(problem))
+        for file, why in report.skipped:
+            echo(f"{file}: skipped: {why}")
         errors = len(problems.errors)
         warnings = len(problems) - errors
         echo(
