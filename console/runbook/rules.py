@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import ProblemList
-from console.runbook.match import rank_runbooks
+from console.runbook.match import case_near_miss, rank_runbooks
 from console.runbook.model import Runbook
 from console.yamlsrc import YamlFileKind, read_yaml_file
 
@@ -42,6 +42,9 @@ class Coverage:
 
     rules: list[AlertRule] = field(default_factory=list)
     uncovered: list[AlertRule] = field(default_factory=list)
+    near_misses: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    """By an uncovered rule's (file, line): ``runbook file (lists Name)`` of each runbook whose
+    ``alerts:`` differs from its name only in case."""
 
     @property
     def summary(self) -> str:
@@ -95,6 +98,11 @@ def coverage(rule_files: list[Path], runbooks: list[Runbook], problems: ProblemL
     for path in rule_files:
         for rule in read_rules(path, problems):
             result.rules.append(rule)
-            if not rank_runbooks(rule, runbooks, base=path.parent):
+            matches = rank_runbooks(rule, runbooks, base=path.parent)
+            if not any(m.answers for m in matches):
                 result.uncovered.append(rule)
+                result.near_misses[(rule.file, rule.line)] = [
+                    f"{m.runbook.file} (lists {case_near_miss(rule.alert, m.runbook.meta.alerts)})"
+                    for m in matches
+                ]
     return result
