@@ -35,7 +35,7 @@ def import_cmd(file: Path, output: Path | None) -> None:
     if text is None:
         print_problems(problems.items)
         raise SystemExit(EXIT_UNUSABLE)
-    result = import_runbook(text, file, str(output) if output else "-")
+    result = import_runbook(text, file)
     if not result.text:
         print_problems(result.problems.items)
         raise SystemExit(EXIT_UNUSABLE)

@@ -93,6 +93,7 @@ class Imported:
 def read_only(command: str) -> tuple[bool | None, str]:
     """Whether a shell command only reads: ``True``, ``False`` (it writes), ``None`` (cannot
     tell); and the part of it that decided."""
+    command = command.replace("\\\n", " ")  # a continued line is one command
     if _WRITE_REDIRECT.search(command):
         return False, "a '>' redirection writes a file"
     decided: bool | None = True
@@ -181,9 +182,9 @@ def guess_alerts(title: str) -> list[str]:
     return out
 
 
-def import_runbook(text: str, file: str | Path, result_name: str = "-") -> Imported:
+def import_runbook(text: str, file: str | Path) -> Imported:
     """Convert plain Markdown ``text`` (read from ``file``) into a runbook; problems the
-    result itself still has are reported at ``result_name``'s lines."""
+    result itself still has are reported at the source line they come from."""
     file = str(file)
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     result = Imported("")
@@ -227,18 +228,20 @@ def import_runbook(text: str, file: str | Path, result_name: str = "-") -> Impor
         if new is not None:
             replaced[start] = new
             spans[start] = end
-    out: list[str] = []
+    out: list[tuple[str, int]] = []  # each line of the result, with its source line
     if title_token is None:
-        out += [f"# {title}", ""]
+        out += [(f"# {title}", 1), ("", 1)]
+        if first_step is None:
+            out += [("## Steps", 1), ("", 1)]
     i = 0
     while i < len(lines):
         if i in replaced:
-            out += replaced[i]
+            out += [(line, i + 1) for line in replaced[i]]
             i = spans[i]
             continue
-        out.append(lines[i])
+        out.append((lines[i], i + 1))
         if first_step is None and title_token is not None and _h1_line(tokens) == i:
-            out += ["", "## Steps"]
+            out += [("", i + 1), ("## Steps", i + 1)]
             problems.add(
                 file,
                 i + 1,
@@ -247,13 +250,14 @@ def import_runbook(text: str, file: str | Path, result_name: str = "-") -> Impor
                 code="import",
             )
         if i in h2_ends and _empty_section(i, h2_lines, lines):
-            out += ["", NOTHING_HERE]
+            out += [("", i + 1), (NOTHING_HERE, i + 1)]
         i += 1
-    if first_step is None and title_token is None:
-        out[2:2] = ["## Steps", ""]
-    body = "\n".join(out).rstrip("\n") + "\n"
-    result.text = _front_matter(file, title, result.alerts, variables) + body
-    _check(result, result_name)
+    while out and not out[-1][0]:
+        out.pop()
+    front = _front_matter(file, title, result.alerts, variables)
+    result.text = front + "\n".join(line for line, _ in out) + "\n"
+    origin = [1] * front.count("\n") + [source for _, source in out]
+    _check(result, file, origin)
     return result
 
 
@@ -386,16 +390,18 @@ def _variables(command: str, variables: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(replace, command)
 
 
-def _check(result: Imported, file: str) -> None:
-    """Parse the result: whatever the parser still finds is reported at the result's lines."""
+def _check(result: Imported, file: str, origin: list[int]) -> None:
+    """Parse the result: whatever the parser still finds is reported at the source line it
+    came from (``origin`` maps each result line to one)."""
     _, problems = parse_runbook(result.text, file)
     for problem in problems.items:
         if problem.code == "prompt":
             continue  # prompts were moved out already; a '$ ' left is inside a here-document
+        line = origin[min(problem.line, len(origin)) - 1] if origin else 1
         result.problems.add(
             file,
-            problem.line,
-            f"in the imported runbook: {problem.message}",
+            line,
+            f"after import, line {problem.line}: {problem.message}",
             key=problem.key,
             severity=problem.severity,
             code=problem.code,
