@@ -107,7 +107,7 @@ def test_a_literal_double_brace_is_written_as_jinja_does() -> None:
 def test_the_escape_runs_literally_in_a_real_shell(tmp_path: Path) -> None:
     path = runbook(
         tmp_path,
-        "```sh check\n#| expect: {stdout: \"{{range .items}}|{{end}}\"}\n"
+        '```sh check\n#| expect: {stdout: "{{range .items}}|{{end}}"}\n'
         "printf '%s|%s\\n' '{{ '{{' }}range .items}}' \"{{ '{{' }}end}}\"\n```\n",
     )
     result = invoke(tmp_path, "run", str(path))
@@ -328,9 +328,7 @@ def test_import_a_wiki_runbook_and_run_it(tmp_path: Path) -> None:
     ]
     lint = invoke(tmp_path, "lint", str(out))
     assert lint.exit_code == 0, lint.output
-    run = invoke(
-        tmp_path, "run", str(out), "--only", "checks", "--var", "pod_name=web-1"
-    )
+    run = invoke(tmp_path, "run", str(out), "--only", "checks", "--var", "pod_name=web-1")
     assert run.exit_code == 0, run.output
     assert "| {{range .items}} web-1" in run.stdout and "| more words" in run.stdout
     again = CliRunner().invoke(cli, ["import", str(source), "-o", str(out)])
@@ -370,5 +368,5 @@ def test_import_odd_input_never_crashes_and_names_lines(tmp_path: Path, text: st
         assert line.split(":")[1].isdigit(), line
     assert "\x1b" not in result.output and "\x00" not in result.output
     imported = import_runbook(text, source)
-    parsed, problems = parse_runbook(imported.text, source)
+    parsed, _ = parse_runbook(imported.text, source)
     assert (parsed is None) == bool(imported.problems.errors)
