@@ -7,6 +7,7 @@ inside catalog bodies, node selectors against the inventory, and the profile's r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from console.runbook.library import RUNBOOK_SUFFIXES, Library, load_library, run
 from console.runbook.model import BUILTIN_VARS, Block, Runbook
 from console.runbook.template import shell_sites, variables_in
 from console.selector import parse_selector
+from console.yamlsrc import read_source
 
 
 @dataclass
@@ -96,6 +98,8 @@ SKIP_NO_FRONT_MATTER = (
     "'incident-console import FILE' turns a plain runbook into one"
 )
 SKIP_NOT_CATALOG = "YAML without a top-level 'checks:' mapping, so not a catalog file"
+SKIP_RULES = "a Prometheus rule file (top-level 'groups:'): give it to lint with --rules"
+_RULES_KEY = re.compile(r"^groups\s*:", re.MULTILINE)
 SKIP_OTHER = "neither a Markdown runbook (.md) nor a YAML catalog file"
 
 
@@ -111,7 +115,9 @@ def skipped_files(paths: list[Path], runbooks: set[Path]) -> list[tuple[Path, st
             if file.suffix.lower() in RUNBOOK_SUFFIXES:
                 out.append((file, SKIP_NO_FRONT_MATTER))
             elif file.suffix.lower() in (".yaml", ".yml"):
-                out.append((file, SKIP_NOT_CATALOG))
+                text = read_source(file, "YAML file", ProblemList())
+                rules = text is not None and _RULES_KEY.search(text) is not None
+                out.append((file, SKIP_RULES if rules else SKIP_NOT_CATALOG))
             else:
                 out.append((file, SKIP_OTHER))
     return out

@@ -136,6 +136,7 @@ def test_lint_on_a_folder_lists_what_it_skipped_and_why(tmp_path: Path) -> None:
     (folder / "rules.yml").write_text("groups: []\n")
     (folder / "host.yaml").write_text("checks: {}\n")
     (folder / "notes.txt").write_text("hi\n")
+    (folder / "scenario.yaml").write_text("title: a drill\n")
     result = invoke(tmp_path, "lint", str(folder))
     assert result.exit_code == 0, result.output
     skipped = [line for line in result.stdout.splitlines() if ": skipped: " in line]
@@ -146,8 +147,10 @@ def test_lint_on_a_folder_lists_what_it_skipped_and_why(tmp_path: Path) -> None:
     assert skipped == [
         f"{folder}/README.md: skipped: {no_front}",
         f"{folder}/notes.txt: skipped: neither a Markdown runbook (.md) nor a YAML catalog file",
-        f"{folder}/rules.yml: skipped: YAML without a top-level 'checks:' mapping, so not a "
-        "catalog file",
+        f"{folder}/rules.yml: skipped: a Prometheus rule file (top-level 'groups:'): give it to "
+        "lint with --rules",
+        f"{folder}/scenario.yaml: skipped: YAML without a top-level 'checks:' mapping, so not "
+        "a catalog file",
         f"{folder}/sub/old-wiki.markdown: skipped: {no_front}",
     ]
     data = json.loads(invoke(tmp_path, "lint", str(folder), "--json").stdout)
@@ -155,6 +158,7 @@ def test_lint_on_a_folder_lists_what_it_skipped_and_why(tmp_path: Path) -> None:
         "README.md",
         "notes.txt",
         "rules.yml",
+        "scenario.yaml",
         "old-wiki.markdown",
     ]
 
