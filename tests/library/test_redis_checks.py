@@ -55,15 +55,20 @@ Look at the server.
 def redis(port: int, folder: Path, *args: str) -> subprocess.Popen[bytes]:
     folder.mkdir()
     process = subprocess.Popen(
-        [binary("redis-server", "redis-server"), "--port", str(port), "--bind", "127.0.0.1"]
-        + ["--dir", str(folder), "--save", "", "--appendonly", "no", *args],
+        [
+            binary("redis-server", "redis-server"),
+            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
+            *("--save", "", "--appendonly", "no", *args),
+        ],
         stdout=(folder / "log").open("wb"),
         stderr=subprocess.STDOUT,
     )
     cli_path = binary("redis-cli", "redis-tools")
     wait_until(
-        lambda: subprocess.run([cli_path, "-p", str(port), "ping"], capture_output=True).stdout
-        == b"PONG\n",
+        lambda: (
+            subprocess.run([cli_path, "-p", str(port), "ping"], capture_output=True).stdout
+            == b"PONG\n"
+        ),
         20,
         f"redis-server on port {port}",
     )
@@ -74,7 +79,9 @@ def redis(port: int, folder: Path, *args: str) -> subprocess.Popen[bytes]:
 def pair(tmp_path: Path) -> Iterator[tuple[int, int, subprocess.Popen[bytes]]]:
     primary_port, replica_port = free_port(), free_port()
     primary = redis(primary_port, tmp_path / "primary")
-    replica = redis(replica_port, tmp_path / "replica", "--replicaof", "127.0.0.1", str(primary_port))
+    replica = redis(
+        replica_port, tmp_path / "replica", "--replicaof", "127.0.0.1", str(primary_port)
+    )
     yield primary_port, replica_port, primary
     for process in (replica, primary):
         process.kill()
@@ -90,8 +97,10 @@ def run(tmp_path: Path, port: int) -> tuple[int, dict[str, str], str]:
     (tmp_path / "console.yaml").write_text("profile: dev\n")
     result = CliRunner().invoke(
         cli,
-        ["run", str(book / "redis-pair.md"), "--var", f"redis_port={port}", "--json"]
-        + ["--config", str(tmp_path / "console.yaml"), "--journal", str(tmp_path / "j")],
+        [
+            *("run", str(book / "redis-pair.md"), "--var", f"redis_port={port}", "--json"),
+            *("--config", str(tmp_path / "console.yaml"), "--journal", str(tmp_path / "j")),
+        ],
     )
     assert "Traceback" not in result.output
     data = json.loads(result.stdout)
@@ -106,10 +115,12 @@ def test_redis_checks_on_a_real_primary_and_replica(
     primary_port, replica_port, primary = pair
     cli_path = binary("redis-cli", "redis-tools")
     wait_until(
-        lambda: b"master_link_status:up"
-        in subprocess.run(
-            [cli_path, "-p", str(replica_port), "info", "replication"], capture_output=True
-        ).stdout,
+        lambda: (
+            b"master_link_status:up"
+            in subprocess.run(
+                [cli_path, "-p", str(replica_port), "info", "replication"], capture_output=True
+            ).stdout
+        ),
         20,
         "the replica to sync",
     )
