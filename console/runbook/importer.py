@@ -40,6 +40,7 @@ _PROMPT = re.compile(r"^[ \t]*\$ ")
 _PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9_.-]*)>")
 _ALERT_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*[a-z0-9][A-Z][A-Za-z0-9_]*$")
 _WRITE_REDIRECT = re.compile(r"(?<![0-9&<])>>?(?!&)\s*(?!/dev/null\b)\S|(?<![<])\d>>?\s*(?![&/])\S")
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 _SEPARATORS = re.compile(r"\|\||&&|[|;\n]|(?<![<>&])&(?![<>&])")
 
 
@@ -93,7 +94,7 @@ class Imported:
 def read_only(command: str) -> tuple[bool | None, str]:
     """Whether a shell command only reads: ``True``, ``False`` (it writes), ``None`` (cannot
     tell); and the part of it that decided."""
-    command = command.replace("\\\n", " ")  # a continued line is one command
+    command = "\n".join(_without_heredoc_bodies(command.replace("\\\n", " ").split("\n")))
     if _WRITE_REDIRECT.search(command):
         return False, "a '>' redirection writes a file"
     decided: bool | None = True
@@ -105,6 +106,20 @@ def read_only(command: str) -> tuple[bool | None, str]:
         if verdict is None:
             decided, why = None, reason
     return decided, why
+
+
+def _without_heredoc_bodies(lines: list[str]) -> list[str]:
+    """The lines that are commands: here-document bodies (data, up to their delimiter) left out."""
+    out: list[str] = []
+    pending: list[str] = []
+    for line in lines:
+        if pending:
+            if line.strip() == pending[0]:
+                pending.pop(0)
+            continue
+        out.append(line)
+        pending = [m.group(2) for m in _HEREDOC.finditer(line)]
+    return out
 
 
 def _segment_reads(segment: str) -> tuple[bool | None, str]:
@@ -345,15 +360,21 @@ def _split_session(body: list[str]) -> tuple[list[str], list[str]]:
     commands: list[str] = []
     output: list[str] = []
     continued = False
+    heredocs: list[str] = []  # delimiters of here-documents still open
     for line in body:
-        if _PROMPT.match(line):
+        if heredocs:
             commands.append(_PROMPT.sub("", line, count=1))
-        elif continued:
-            commands.append(line)
-        else:
+            if line.strip() == heredocs[0]:
+                heredocs.pop(0)
+            continue
+        if _PROMPT.match(line):
+            line = _PROMPT.sub("", line, count=1)
+        elif not continued:
             output.append(line)
             continue
+        commands.append(line)
         continued = line.rstrip().endswith("\\")
+        heredocs = [m.group(2) for m in _HEREDOC.finditer(line)]
     return commands, output
 
 

@@ -230,6 +230,8 @@ def test_case_only_near_miss_is_a_did_you_mean_not_coverage(tmp_path: Path) -> N
         ("redis-cli CONFIG SET maxmemory 1gb", False),
         ("echo 1 > /proc/sys/vm/drop_caches", False),
         ("sed -i s/a/b/ /etc/x.conf", False),
+        ("cat <<EOF\nrm -rf /\nEOF", True),  # a here-document's body is data
+        ("cat <<'EOF' > /etc/motd\nhi\nEOF", False),
         ("kubectl exec -it p -- sh", None),
         ("frobnicate --all", None),
         ("psql -c 'delete from t'", None),
@@ -338,6 +340,12 @@ def test_import_a_wiki_runbook_and_run_it(tmp_path: Path) -> None:
     again = CliRunner().invoke(cli, ["import", str(source), "-o", str(out)])
     assert again.exit_code == 2 and "File exists" in again.stderr
     assert out.read_text() == text
+
+
+def test_a_here_document_in_a_pasted_session_stays_whole() -> None:
+    text = "# T\n\n## A\n\n```console\n$ cat <<EOF\nline one\nEOF\nline one\n```\n"
+    imported = import_runbook(text, "t.md")
+    assert "```sh check\ncat <<EOF\nline one\nEOF\n```\n\n```text\nline one\n```" in (imported.text)
 
 
 def test_import_refuses_a_runbook_that_already_has_front_matter(tmp_path: Path) -> None:
