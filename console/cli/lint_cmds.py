@@ -17,7 +17,7 @@ from console.cli.common import (
 )
 from console.errors import ProblemList
 from console.runbook.lint import lint
-from console.runbook.rules import coverage
+from console.runbook.rules import coverage, misnamed_alerts
 
 
 @cli.command("lint")
@@ -47,6 +47,7 @@ def lint_cmd(
     if rule_files:
         rule_problems = ProblemList()
         cover = coverage(list(rule_files), report.runbooks, rule_problems)
+        misnamed_alerts(cover, report.runbooks, rule_problems)
         problems.extend(rule_problems)
         for rule in cover.uncovered:
             near = cover.near_misses.get((rule.file, rule.line))

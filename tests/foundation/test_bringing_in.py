@@ -208,6 +208,23 @@ def test_case_only_near_miss_is_a_did_you_mean_not_coverage(tmp_path: Path) -> N
     assert "coverage: 1/2 alerts have a runbook" in result.stdout
 
 
+def test_a_runbook_listing_a_name_no_rule_has_gets_a_did_you_mean(tmp_path: Path) -> None:
+    path = tmp_path / "etcd.md"
+    path.write_text(
+        "---\nid: etcd\nalerts:\n  - EtcdMemberDown\n  - etcdNoLeader\n  - EtcdNoLeader\n"
+        "  - SomethingElse\n---\n# E\n\n## Look\n\nx\n"
+    )
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULES)
+    result = invoke(tmp_path, "lint", str(path), "--rules", str(rules))
+    assert (
+        f"{path}:4: warning: alerts: lists 'EtcdMemberDown', which no rule in the rule files "
+        "has: did you mean 'etcdMembersDown'? (alert names are case-sensitive) [alerts]"
+    ) in result.stdout
+    # EtcdNoLeader is close to etcdNoLeader, which the runbook lists too: two rule sets, no slip
+    assert "'EtcdNoLeader'" not in result.stdout and "SomethingElse" not in result.stdout
+
+
 @pytest.mark.parametrize(
     ("command", "reads"),
     [
