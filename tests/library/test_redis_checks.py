@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
-from tests.servers import binary, free_port, wait_until
+from tests.library.redis_servers import redis_cli, start_redis, stop
+from tests.servers import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,40 +53,16 @@ Look at the server.
 """
 
 
-def redis(port: int, folder: Path, *args: str) -> subprocess.Popen[bytes]:
-    folder.mkdir()
-    process = subprocess.Popen(
-        [
-            binary("redis-server", "redis-server"),
-            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
-            *("--save", "", "--appendonly", "no", *args),
-        ],
-        stdout=(folder / "log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    cli_path = binary("redis-cli", "redis-tools")
-    wait_until(
-        lambda: (
-            subprocess.run([cli_path, "-p", str(port), "ping"], capture_output=True).stdout
-            == b"PONG\n"
-        ),
-        20,
-        f"redis-server on port {port}",
-    )
-    return process
-
-
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[int, int, subprocess.Popen[bytes]]]:
     primary_port, replica_port = free_port(), free_port()
-    primary = redis(primary_port, tmp_path / "primary")
-    replica = redis(
-        replica_port, tmp_path / "replica", "--replicaof", "127.0.0.1", str(primary_port)
+    primary = start_redis(tmp_path / "primary", primary_port)
+    replica = start_redis(
+        tmp_path / "replica", replica_port, "--replicaof", "127.0.0.1", str(primary_port)
     )
     yield primary_port, replica_port, primary
     for process in (replica, primary):
-        process.kill()
-        process.wait(10)
+        stop(process)
 
 
 def run(tmp_path: Path, port: int) -> tuple[int, dict[str, str], str]:
@@ -113,14 +90,8 @@ def test_redis_checks_on_a_real_primary_and_replica(
     tmp_path: Path, pair: tuple[int, int, subprocess.Popen[bytes]]
 ) -> None:
     primary_port, replica_port, primary = pair
-    cli_path = binary("redis-cli", "redis-tools")
     wait_until(
-        lambda: (
-            b"master_link_status:up"
-            in subprocess.run(
-                [cli_path, "-p", str(replica_port), "info", "replication"], capture_output=True
-            ).stdout
-        ),
+        lambda: "master_link_status:up" in redis_cli("127.0.0.1", replica_port, "info"),
         20,
         "the replica to sync",
     )
@@ -132,8 +103,7 @@ def test_redis_checks_on_a_real_primary_and_replica(
     assert verdicts == {"ping": "pass", "role": "pass", "linked": "fail"}
     assert "role:slave" in reasons
 
-    primary.kill()
-    primary.wait(10)
+    stop(primary)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         code, verdicts, reasons = run(tmp_path, replica_port)
