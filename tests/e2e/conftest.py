@@ -76,15 +76,33 @@ def leaders(url: str) -> float | None:
 
 
 def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
-    entries = "".join(
-        f"  - {{name: m{i}, host: {a}, port: {nodes.port}, user: {nodes.user}, roles: [etcd]}}\n"
-        for i, a in enumerate(ADDRESSES, start=1)
+    """A prod config: the three etcd members as nodes, and the Prometheus scraping them."""
+    entries = [(f"m{i}", a, "etcd") for i, a in enumerate(ADDRESSES, start=1)]
+    return node_config(
+        tmp, nodes, entries, extra=f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
+    )
+
+
+def node_config(
+    tmp: Path,
+    nodes: SshdCluster,
+    entries: list[tuple[str, str, str]],
+    *,
+    profile: str = "prod",
+    extra: str = "",
+) -> Path:
+    """A config with ``entries`` (name, address, role) as nodes behind ``nodes``' sshd, the
+    bundled runbooks and checks, and a journal under ``tmp``."""
+    lines = "".join(
+        f"  - {{name: {name}, host: {address}, port: {nodes.port}, user: {nodes.user}, "
+        f"roles: [{role}]}}\n"
+        for name, address, role in entries
     )
     path = tmp / "console.yaml"
     path.write_text(
-        "profile: prod\n"
-        f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
-        f"nodes:\n{entries}"
+        f"profile: {profile}\n"
+        f"{extra}"
+        f"nodes:\n{lines}"
         f"ssh: {{known_hosts: {nodes.known_hosts}, identity_files: [{nodes.client_key}], "
         "agent: false, config: null}\n"
         f"runbooks: [{ROOT / 'runbooks'}]\n"

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, node_config
 from tests.execute.sshd import SshdCluster
 from tests.library.redis_servers import redis_cli, start_redis, stop
 from tests.servers import free_port, wait_until
@@ -32,19 +32,8 @@ def nodes() -> Iterator[SshdCluster]:
 
 
 def config(tmp: Path, nodes: SshdCluster) -> Path:
-    path = tmp / "console.yaml"
-    path.write_text(
-        "profile: staging\n"  # prod refuses --yes for typed confirmations (by design)
-        "nodes:\n"
-        f"  - {{name: r1, host: {R1}, port: {nodes.port}, user: {nodes.user}, roles: [redis]}}\n"
-        f"  - {{name: r2, host: {R2}, port: {nodes.port}, user: {nodes.user}, roles: [redis]}}\n"
-        f"ssh: {{known_hosts: {nodes.known_hosts}, identity_files: [{nodes.client_key}], "
-        "agent: false, config: null}\n"
-        f"runbooks: [{ROOT / 'runbooks'}]\n"
-        f"checks: [{ROOT / 'checks'}]\n"
-        f"journal: {{dir: {tmp / 'incidents'}}}\n"
-    )
-    return path
+    # staging: prod refuses --yes for typed confirmations (by design)
+    return node_config(tmp, nodes, [("r1", R1, "redis"), ("r2", R2, "redis")], profile="staging")
 
 
 def run(cfg: Path, runbook: str, *args: str) -> tuple[int, dict[str, dict[str, str]], dict]:  # type: ignore[type-arg]

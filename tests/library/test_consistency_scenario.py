@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
@@ -14,12 +13,6 @@ from console.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "runbooks" / "etcd-consistency.md"
 SCENARIO = ROOT / "console" / "data" / "scenarios" / "etcd-consistency.yaml"
-
-
-@pytest.fixture(autouse=True)
-def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)  # the bundled runbooks use ./checks
-    monkeypatch.delenv("INCIDENT_CONSOLE_CONFIG", raising=False)
 
 
 def run(scenario: Path, journal: Path, revision: str = "4410221") -> tuple[int, dict]:  # type: ignore[type-arg]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
@@ -15,12 +14,6 @@ from console.journal.reader import read_log
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "runbooks" / "etcd-database-space.md"
 SCENARIO = ROOT / "console" / "data" / "scenarios" / "etcd-database-space.yaml"
-
-
-@pytest.fixture(autouse=True)
-def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("INCIDENT_CONSOLE_CONFIG", raising=False)
 
 
 def run(scenario: Path, journal: Path) -> tuple[int, dict]:  # type: ignore[type-arg]
