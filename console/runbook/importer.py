@@ -33,14 +33,13 @@ from console.errors import ProblemList, Severity
 from console.runbook.languages import language_name
 from console.runbook.model import BUILTIN_VARS
 from console.runbook.parse import markdown_parser, parse_runbook, slugify
-from console.runbook.template import LITERAL_BRACES
+from console.runbook.template import HEREDOC_START, LITERAL_BRACES, heredoc_body_lines
 
 _SHELLS = ("sh", "bash")
 _PROMPT = re.compile(r"^[ \t]*\$ ")
 _PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9_.-]*)>")
 _ALERT_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*[a-z0-9][A-Z][A-Za-z0-9_]*$")
 _WRITE_REDIRECT = re.compile(r"(?<![0-9&<])>>?(?!&)\s*(?!/dev/null\b)\S|(?<![<])\d>>?\s*(?![&/])\S")
-_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 _SEPARATORS = re.compile(r"\|\||&&|[|;\n]|(?<![<>&])&(?![<>&])")
 
 
@@ -110,16 +109,8 @@ def read_only(command: str) -> tuple[bool | None, str]:
 
 def _without_heredoc_bodies(lines: list[str]) -> list[str]:
     """The lines that are commands: here-document bodies (data, up to their delimiter) left out."""
-    out: list[str] = []
-    pending: list[str] = []
-    for line in lines:
-        if pending:
-            if line.strip() == pending[0]:
-                pending.pop(0)
-            continue
-        out.append(line)
-        pending = [m.group(2) for m in _HEREDOC.finditer(line)]
-    return out
+    data = heredoc_body_lines(lines)
+    return [line for index, line in enumerate(lines) if index not in data]
 
 
 def _segment_reads(segment: str) -> tuple[bool | None, str]:
@@ -374,7 +365,7 @@ def _split_session(body: list[str]) -> tuple[list[str], list[str]]:
             continue
         commands.append(line)
         continued = line.rstrip().endswith("\\")
-        heredocs = [m.group(2) for m in _HEREDOC.finditer(line)]
+        heredocs = [m.group(2) for m in HEREDOC_START.finditer(line)]
     return commands, output
 
 

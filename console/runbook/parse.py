@@ -36,7 +36,12 @@ from console.runbook.model import (
     Runbook,
     Step,
 )
-from console.runbook.template import LITERAL_BRACES, shell_sites, variables_in
+from console.runbook.template import (
+    LITERAL_BRACES,
+    heredoc_body_lines,
+    shell_sites,
+    variables_in,
+)
 from console.yamlsrc import load_yaml, read_source, unknown_keys, validation_problems
 
 _OPTION_LINE = re.compile(r"^[ \t]*#\|[ ]?(.*)$")
@@ -306,8 +311,9 @@ def _strip_prompts(
 ) -> list[str]:
     """``lines`` with a pasted prompt (``$ `` at the start of a line) removed, and a warning
     naming the first such line: the prompt is not part of the command (``$`` alone would run
-    as a command called ``$``)."""
-    out = [_PROMPT.sub(r"\1", line, count=1) for line in lines]
+    as a command called ``$``). Here-document bodies are data and are left alone."""
+    data = heredoc_body_lines(lines)
+    out = [line if n in data else _PROMPT.sub(r"\1", line, count=1) for n, line in enumerate(lines)]
     stripped = [n for n, (old, new) in enumerate(zip(lines, out, strict=True)) if old != new]
     if stripped:
         more = f" (and {len(stripped) - 1} more line(s))" if len(stripped) > 1 else ""

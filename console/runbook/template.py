@@ -132,6 +132,25 @@ class _Frame:
     strip_tabs: bool = False  # heredoc: <<- form
 
 
+HEREDOC_START = re.compile(r"(?<!<)<<(?!<)-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+"""``<<WORD``, ``<<-WORD``, ``<<'WORD'``: a here-document opens (group 2 is its delimiter)."""
+
+
+def heredoc_body_lines(lines: list[str]) -> set[int]:
+    """Indexes of ``lines`` that are here-document bodies or their closing delimiter: data
+    for a command, not commands (a line-based reading, enough for pasted scripts)."""
+    out: set[int] = set()
+    pending: list[str] = []
+    for index, line in enumerate(lines):
+        if pending:
+            out.add(index)
+            if line.strip() == pending[0]:
+                pending.pop(0)
+            continue
+        pending = [m.group(2) for m in HEREDOC_START.finditer(line)]
+    return out
+
+
 @lru_cache(maxsize=512)
 def shell_sites(text: str) -> tuple[ShellSite, ...]:
     """Every ``{{name}}`` in shell ``text`` with its quoting context; never raises."""

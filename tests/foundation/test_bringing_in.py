@@ -87,6 +87,15 @@ def test_prompts_are_stripped_and_lint_says_where(tmp_path: Path) -> None:
     assert "not found" not in result.stdout
 
 
+def test_a_prompt_inside_a_here_document_is_data(tmp_path: Path) -> None:
+    path = runbook(tmp_path, "```sh check\ncat <<EOF\n$ not a prompt\nEOF\n$ echo done\n```\n")
+    result = invoke(tmp_path, "run", str(path))
+    assert result.exit_code == 0, result.output
+    assert "| $ not a prompt\n" in result.stdout and "| done\n" in result.stdout
+    lint = invoke(tmp_path, "lint", str(path))
+    assert f"{path}:15: warning: a '$ ' prompt was stripped from this line: it is" in lint.stdout
+
+
 def test_prompts_are_left_alone_outside_shell_blocks(tmp_path: Path) -> None:
     path = runbook(tmp_path, "```promql check\nsum(up)\n```\n\n```sh\n$ doc only\n```\n")
     lint = invoke(tmp_path, "lint", str(path))
@@ -248,6 +257,7 @@ def test_a_runbook_listing_a_name_no_rule_has_gets_a_did_you_mean(tmp_path: Path
         ("echo 1 > /proc/sys/vm/drop_caches", False),
         ("sed -i s/a/b/ /etc/x.conf", False),
         ("cat <<EOF\nrm -rf /\nEOF", True),  # a here-document's body is data
+        ("cat <<<'x' > /tmp/y", False),  # a here-string opens no here-document
         ("cat <<'EOF' > /etc/motd\nhi\nEOF", False),
         ("kubectl exec -it p -- sh", None),
         ("frobnicate --all", None),
