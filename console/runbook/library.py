@@ -14,7 +14,7 @@ from console.errors import ProblemList
 from console.runbook.model import Runbook
 from console.runbook.parse import load_runbook_text, parse_runbook
 
-RUNBOOK_SUFFIXES = (".md", ".markdown")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
 def runbook_files(paths: list[Path]) -> list[Path]:
@@ -22,12 +22,12 @@ def runbook_files(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            markdown = (p for p in path.rglob("*") if p.suffix.lower() in RUNBOOK_SUFFIXES)
+            markdown = (p for p in path.rglob("*") if p.suffix.lower() in MARKDOWN_SUFFIXES)
             for md in sorted(markdown):
                 text = load_runbook_text(md)
                 if text is None or text.startswith("---"):
                     out.append(md)  # an unreadable one is kept, so loading reports why
-        elif path.suffix.lower() in RUNBOOK_SUFFIXES:
+        elif path.suffix.lower() in MARKDOWN_SUFFIXES:
             out.append(path)
     return out
 

@@ -22,7 +22,7 @@ from console.runbook.catalog import (
     runbook_catalog,
 )
 from console.runbook.languages import block_format
-from console.runbook.library import RUNBOOK_SUFFIXES, Library, load_library, runbook_files
+from console.runbook.library import MARKDOWN_SUFFIXES, Library, load_library, runbook_files
 from console.runbook.model import BUILTIN_VARS, Block, Runbook
 from console.runbook.template import shell_sites, variables_in
 from console.selector import parse_selector
@@ -99,8 +99,8 @@ SKIP_NO_FRONT_MATTER = (
 )
 SKIP_NOT_CATALOG = "YAML without a top-level 'checks:' mapping, so not a catalog file"
 SKIP_RULES = "a Prometheus rule file (top-level 'groups:'): give it to lint with --rules"
-_RULES_KEY = re.compile(r"^groups\s*:", re.MULTILINE)
 SKIP_OTHER = "neither a Markdown runbook (.md) nor a YAML catalog file"
+_RULES_KEY = re.compile(r"^groups\s*:", re.MULTILINE)
 
 
 def skipped_files(paths: list[Path], runbooks: set[Path]) -> list[tuple[Path, str]]:
@@ -112,7 +112,7 @@ def skipped_files(paths: list[Path], runbooks: set[Path]) -> list[tuple[Path, st
             hidden = any(part.startswith(".") for part in file.relative_to(folder).parts)
             if hidden or file in runbooks or not file.is_file() or is_catalog_file(file):
                 continue
-            if file.suffix.lower() in RUNBOOK_SUFFIXES:
+            if file.suffix.lower() in MARKDOWN_SUFFIXES:
                 out.append((file, SKIP_NO_FRONT_MATTER))
             elif file.suffix.lower() in (".yaml", ".yml"):
                 text = read_source(file, "YAML file", ProblemList())
