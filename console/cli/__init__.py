@@ -31,6 +31,7 @@ def main() -> None:
 from console.cli import (  # noqa: E402,F401
     config_cmds,
     console_cmds,
+    import_cmd,
     journal_cmds,
     lint_cmds,
     run_cmd,

@@ -17,7 +17,7 @@ from console.cli.common import (
 )
 from console.errors import ProblemList
 from console.runbook.lint import lint
-from console.runbook.rules import coverage
+from console.runbook.rules import coverage, misnamed_alerts
 
 
 @cli.command("lint")
@@ -47,13 +47,18 @@ def lint_cmd(
     if rule_files:
         rule_problems = ProblemList()
         cover = coverage(list(rule_files), report.runbooks, rule_problems)
+        misnamed_alerts(cover, report.runbooks, rule_problems)
         problems.extend(rule_problems)
         for rule in cover.uncovered:
+            near = cover.near_misses.get((rule.file, rule.line))
+            hint = (
+                f"; did you mean {', '.join(near)}? alert names are case-sensitive" if near else ""
+            )
             problems.add(
                 rule.file,
                 rule.line,
                 f"alert {rule.alert!r} has no runbook "
-                "(no runbook lists it under alerts:, and no runbook_url resolves)",
+                f"(no runbook lists it under alerts:, and no runbook_url resolves){hint}",
                 code="no-runbook",
             )
     ordered = sorted(problems.items, key=lambda p: (p.file, p.line, p.message))
@@ -62,6 +67,7 @@ def lint_cmd(
             "ok": not problems.errors,
             "runbook_files": report.files,
             "problems": [p.to_json() for p in ordered],
+            "skipped": [{"file": str(f), "reason": why} for f, why in report.skipped],
         }
         if cover is not None:
             out["coverage"] = {
@@ -72,6 +78,8 @@ def lint_cmd(
     else:
         for problem in ordered:
             echo(str(problem))
+        for file, why in report.skipped:
+            echo(f"{file}: skipped: {why}")
         errors = len(problems.errors)
         warnings = len(problems) - errors
         echo(

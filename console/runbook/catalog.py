@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from console.errors import ProblemList, SourceError
-from console.runbook.languages import format_names
+from console.runbook.languages import alias_names, format_names, language_name
 from console.runbook.model import Block, BlockOptions
 from console.yamlsrc import (
     YamlFileKind,
@@ -170,11 +170,13 @@ def read_catalog_file(file: Path, problems: ProblemList) -> list[CatalogCheck]:
         if unknown:
             continue
         lang = spec.get("lang")
+        lang = language_name(lang.lower()) if isinstance(lang, str) else lang
         if lang not in format_names():
             problems.add(
                 file,
                 doc.lines.line_for(("checks", name, "lang")),
-                f"check {name!r}: lang must be one of {', '.join(format_names())}, got {lang!r}",
+                f"check {name!r}: lang must be one of "
+                f"{', '.join((*format_names(), *alias_names()))}, got {spec.get('lang')!r}",
                 key=f"checks.{name}.lang",
                 code="unknown-kind",
             )

@@ -1,13 +1,14 @@
 """The block-language registry, format half: what the runbook layer needs of a language.
 
 A block's language (``sh``, ``promql``, ``http``...) is looked up here by name instead of being
-branched on. Each language is one ``BlockFormat``: its syntax checks, the ``expect`` keys it
-allows, how ``{{name}}`` values are rendered into its typed plan (``ShellPlan``,
-``PromQLPlan``, ``HttpRequest``: checked when the run is planned, never re-parsed when it runs),
-and how what it produced is judged. How it *runs* is its execute half
-(``console.execute.languages``), registered under the same name. The built-in languages live in
-``console.runbook.blocklangs`` and are loaded on first look-up, so this module can be imported
-from the models without a cycle.
+branched on; an alias (``shell`` and ``console`` for ``sh``, as pasted runbooks write them) is
+replaced by the name it stands for when a runbook or catalog is read. Each language is one
+``BlockFormat``: its syntax checks, the ``expect`` keys it allows, how ``{{name}}`` values are
+rendered into its typed plan (``ShellPlan``, ``PromQLPlan``, ``HttpRequest``: checked when the
+run is planned, never re-parsed when it runs), and how what it produced is judged. How it
+*runs* is its execute half (``console.execute.languages``), registered under the same name. The
+built-in languages live in ``console.runbook.blocklangs`` and are loaded on first look-up, so
+this module can be imported from the models without a cycle.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class BlockFormat(Protocol):
 
 
 _FORMATS: dict[str, BlockFormat] = {}
+_ALIASES: dict[str, str] = {}
 _builtins_loaded = False
 
 
@@ -116,6 +118,24 @@ def register_format(language: BlockFormat) -> None:
 def unregister_format(name: str) -> None:
     """Forget a registered language (for tests that register a throw-away one)."""
     _FORMATS.pop(name, None)
+
+
+def register_alias(alias: str, name: str) -> None:
+    """Let ``alias`` be written for the language ``name`` (``shell`` for ``sh``)."""
+    _load_builtins()
+    _ALIASES[alias] = name
+
+
+def language_name(word: str) -> str:
+    """The registered name ``word`` stands for: itself, or the language it is an alias of."""
+    _load_builtins()
+    return _ALIASES.get(word, word)
+
+
+def alias_names() -> tuple[str, ...]:
+    """Every alias, in registration order (for messages listing what may be written)."""
+    _load_builtins()
+    return tuple(_ALIASES)
 
 
 def block_format(name: str) -> BlockFormat:
@@ -150,3 +170,5 @@ def _load_builtins() -> None:
 
     for language in (shell.SHELL, shell.BASH, promql.PROMQL, http.HTTP):
         _FORMATS.setdefault(language.name, language)
+    for alias, name in shell.ALIASES.items():
+        _ALIASES.setdefault(alias, name)

@@ -14,17 +14,20 @@ from console.errors import ProblemList
 from console.runbook.model import Runbook
 from console.runbook.parse import load_runbook_text, parse_runbook
 
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+
 
 def runbook_files(paths: list[Path]) -> list[Path]:
     """Runbook files named or found under ``paths``, in a stable order."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            for md in sorted(path.rglob("*.md")):
+            markdown = (p for p in path.rglob("*") if p.suffix.lower() in MARKDOWN_SUFFIXES)
+            for md in sorted(markdown):
                 text = load_runbook_text(md)
                 if text is None or text.startswith("---"):
                     out.append(md)  # an unreadable one is kept, so loading reports why
-        elif path.suffix.lower() in (".md", ".markdown"):
+        elif path.suffix.lower() in MARKDOWN_SUFFIXES:
             out.append(path)
     return out
 

@@ -7,6 +7,7 @@ inside catalog bodies, node selectors against the inventory, and the profile's r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +22,12 @@ from console.runbook.catalog import (
     runbook_catalog,
 )
 from console.runbook.languages import block_format
-from console.runbook.library import Library, load_library, runbook_files
+from console.runbook.library import MARKDOWN_SUFFIXES, Library, load_library, runbook_files
 from console.runbook.model import BUILTIN_VARS, Block, Runbook
 from console.runbook.promql_lint import promql_problems
 from console.runbook.template import shell_sites, variables_in
 from console.selector import parse_selector
+from console.yamlsrc import read_source
 
 
 @dataclass
@@ -35,6 +37,7 @@ class LintReport:
     problems: ProblemList = field(default_factory=ProblemList)
     runbooks: list[Runbook] = field(default_factory=list)
     files: int = 0  # runbook files read, parsed or not
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # folder files not read, why
 
     @property
     def ok(self) -> bool:
@@ -72,7 +75,9 @@ def lint(paths: list[Path], loaded: LoadedConfig | None) -> LintReport:
     library = load_library(runbook_paths)
     report.problems.extend(library.problems)
     report.runbooks = library.runbooks
-    report.files = len(runbook_files(runbook_paths))
+    runbook_list = runbook_files(runbook_paths)
+    report.files = len(runbook_list)
+    report.skipped = skipped_files(runbook_paths, set(runbook_list))
     # a runbook's own checks/ (and the one beside its folder) come first, as for run and open;
     # folders read above already are not read (nor reported) twice
     read = [p.resolve() for p in [*config_dirs, *catalog_files]]
@@ -88,6 +93,36 @@ def lint(paths: list[Path], loaded: LoadedConfig | None) -> LintReport:
     _duplicate_runbook_ids(library, report.problems)
     report.problems.extend(promql_problems(library.runbooks, catalog, loaded, runbook_paths))
     return report
+
+
+SKIP_NO_FRONT_MATTER = (
+    "Markdown without front matter ('---' on the first line), so not read as a runbook; "
+    "'incident-console import FILE' turns a plain runbook into one"
+)
+SKIP_NOT_CATALOG = "YAML without a top-level 'checks:' mapping, so not a catalog file"
+SKIP_RULES = "a Prometheus rule file (top-level 'groups:'): give it to lint with --rules"
+SKIP_OTHER = "neither a Markdown runbook (.md) nor a YAML catalog file"
+_RULES_KEY = re.compile(r"^groups\s*:", re.MULTILINE)
+
+
+def skipped_files(paths: list[Path], runbooks: set[Path]) -> list[tuple[Path, str]]:
+    """Files under the folders in ``paths`` that are neither runbooks (``runbooks``) nor catalog
+    files, each with why; files under hidden folders (``.git``) and hidden files are left out."""
+    out: list[tuple[Path, str]] = []
+    for folder in (p for p in paths if p.is_dir()):
+        for file in sorted(folder.rglob("*")):
+            hidden = any(part.startswith(".") for part in file.relative_to(folder).parts)
+            if hidden or file in runbooks or not file.is_file() or is_catalog_file(file):
+                continue
+            if file.suffix.lower() in MARKDOWN_SUFFIXES:
+                out.append((file, SKIP_NO_FRONT_MATTER))
+            elif file.suffix.lower() in (".yaml", ".yml"):
+                text = read_source(file, "YAML file", ProblemList())
+                rules = text is not None and _RULES_KEY.search(text) is not None
+                out.append((file, SKIP_RULES if rules else SKIP_NOT_CATALOG))
+            else:
+                out.append((file, SKIP_OTHER))
+    return out
 
 
 def _catalog(config_dirs: list[Path], named: list[Path]) -> tuple[Catalog, ProblemList]:

@@ -5,6 +5,10 @@ runbook (a file path or ``file://`` URL naming the file itself; or any URL whose
 segment is a runbook's file name or id), and the runbook's front matter lists the alertname
 under ``alerts:``. Both together rank highest. Ties go to the more specific runbook (fewer
 alerts listed), then the one whose ``severity`` matches the alert's, then by id.
+
+Alert names are case-sensitive, as in Prometheus. A runbook whose ``alerts:`` differs from the
+alert's name only in case (``EtcdMembersDown`` for ``etcdMembersDown``) is offered last, as a
+"did you mean" (``RunbookMatch.answers`` is false), so the slip is seen and can be fixed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from console.runbook.model import Runbook
 URL_FILE = 100
 URL_NAME = 80
 ALERTS_LIST = 50
+CASE_ONLY = 1
 
 RUNBOOK_SUFFIXES = (".md", ".markdown", ".html", ".htm")
 
@@ -44,6 +49,18 @@ class RunbookMatch:
     runbook: Runbook
     score: int
     reasons: tuple[str, ...]
+
+    @property
+    def answers(self) -> bool:
+        """True when the runbook answers the alert; false for a near miss (a name that
+        differs only in case), offered as a "did you mean"."""
+        return self.score >= ALERTS_LIST
+
+
+def case_near_miss(alertname: str, listed: Sequence[str]) -> str | None:
+    """The name in ``listed`` that differs from ``alertname`` only in case, if any."""
+    folded = alertname.casefold()
+    return next((n for n in listed if n != alertname and n.casefold() == folded), None)
 
 
 def runbook_url_of(alert: AlertLike) -> str | None:
@@ -111,6 +128,14 @@ def rank_runbooks(
         if alert.alertname and alert.alertname in runbook.meta.alerts:
             score += ALERTS_LIST
             reasons.append(f"front matter lists {alert.alertname}")
+        elif alert.alertname and not score:
+            near = case_near_miss(alert.alertname, runbook.meta.alerts)
+            if near is not None:
+                score += CASE_ONLY
+                reasons.append(
+                    f"did you mean this runbook? its front matter lists {near}, which differs "
+                    f"from {alert.alertname} only in case (alert names are case-sensitive)"
+                )
         if score:
             matches.append(RunbookMatch(runbook, score, tuple(reasons)))
 

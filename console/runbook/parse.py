@@ -19,7 +19,13 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 from pydantic import ValidationError
 
 from console.errors import ProblemList, Severity, SourceError
-from console.runbook.languages import allowed_expect_keys, block_format, format_names
+from console.runbook.languages import (
+    alias_names,
+    allowed_expect_keys,
+    block_format,
+    format_names,
+    language_name,
+)
 from console.runbook.model import (
     BUILTIN_VARS,
     KINDS,
@@ -30,14 +36,21 @@ from console.runbook.model import (
     Runbook,
     Step,
 )
-from console.runbook.template import shell_sites, variables_in
+from console.runbook.template import (
+    LITERAL_BRACES,
+    heredoc_body_lines,
+    shell_sites,
+    variables_in,
+)
 from console.yamlsrc import load_yaml, read_source, unknown_keys, validation_problems
 
 _OPTION_LINE = re.compile(r"^[ \t]*#\|[ ]?(.*)$")
 _NUMBER_PREFIX = re.compile(r"^\s*(?:step\s+)?\d+[.)]\s*", re.IGNORECASE)
+_PROMPT = re.compile(r"^([ \t]*)\$ ")
 
 
-def _markdown() -> MarkdownIt:
+def markdown_parser() -> MarkdownIt:
+    """The Markdown reader runbooks are parsed with (CommonMark and front matter)."""
     return MarkdownIt("commonmark").use(front_matter_plugin)
 
 
@@ -54,7 +67,7 @@ def parse_runbook(text: str, file: str | Path) -> tuple[Runbook | None, ProblemL
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     lines = text.split("\n")
     try:
-        tokens = _markdown().parse(text)
+        tokens = markdown_parser().parse(text)
     except Exception as exc:  # markdown-it is total in practice; be safe with odd input
         problems.add(file, 1, f"cannot parse Markdown: {exc}", code="markdown")
         return None, problems
@@ -209,7 +222,7 @@ def _block(
     assert fence.map is not None
     fence_line = fence.map[0] + 1
     words = fence.info.split()
-    lang = words[0].lower() if words else ""
+    lang = language_name(words[0].lower()) if words else ""
     kind = words[1].lower() if len(words) > 1 else ""
     option_lines, body_lines = _split_options(fence.content)
     if kind not in KINDS:
@@ -236,7 +249,8 @@ def _block(
         problems.add(
             file,
             fence_line,
-            f"unknown block language {lang!r}: use one of {', '.join(format_names())}",
+            f"unknown block language {lang!r}: use one of "
+            f"{', '.join((*format_names(), *alias_names()))}",
             code="unknown-kind",
         )
         return None
@@ -251,6 +265,8 @@ def _block(
     options = _options(option_lines, file, fence_line, problems)
     if options is None:
         return None
+    if block_format(lang).shell_quoted:
+        body_lines = _strip_prompts(body_lines, file, fence_line + 1 + len(option_lines), problems)
     body = "\n".join(body_lines).strip("\n")
     block_id = options.id or f"step{step}-{kind}{index}"
     if block_id in used_ids:
@@ -288,6 +304,28 @@ def _split_options(content: str) -> tuple[list[str], list[str]]:
             break
         options.append(match.group(1))
     return options, lines[len(options) :]
+
+
+def _strip_prompts(
+    lines: list[str], file: str, first_line: int, problems: ProblemList
+) -> list[str]:
+    """``lines`` with a pasted prompt (``$ `` at the start of a line) removed, and a warning
+    naming the first such line: the prompt is not part of the command (``$`` alone would run
+    as a command called ``$``). Here-document bodies are data and are left alone."""
+    data = heredoc_body_lines(lines)
+    out = [line if n in data else _PROMPT.sub(r"\1", line, count=1) for n, line in enumerate(lines)]
+    stripped = [n for n, (old, new) in enumerate(zip(lines, out, strict=True)) if old != new]
+    if stripped:
+        more = f" (and {len(stripped) - 1} more line(s))" if len(stripped) > 1 else ""
+        problems.add(
+            file,
+            first_line + stripped[0],
+            f"a '$ ' prompt was stripped from this line{more}: it is not part of the command; "
+            "remove it from the runbook to silence this",
+            severity=Severity.WARNING,
+            code="prompt",
+        )
+    return out
 
 
 def _option_line(option_lines: list[str], key: str) -> int:
@@ -448,7 +486,8 @@ def _check_vars(meta: FrontMatter, steps: list[Step], file: str, problems: Probl
                             file,
                             line,
                             f"bad variable {{{{{use.name}}}}}: a name is "
-                            "letters, digits and _ (filters are not supported)",
+                            "letters, digits and _ (filters are not supported); for a "
+                            f"literal '{{{{' (a Go template) write {LITERAL_BRACES}",
                             code="undefined-var",
                         )
                     elif use.name not in declared:

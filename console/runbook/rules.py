@@ -6,12 +6,14 @@ annotation resolves to a runbook in the library.
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.errors import ProblemList
-from console.runbook.match import rank_runbooks
+from console.errors import ProblemList, Severity
+from console.runbook.match import case_near_miss, rank_runbooks
 from console.runbook.model import Runbook
 from console.yamlsrc import YamlFileKind, read_yaml_file
 
@@ -42,6 +44,9 @@ class Coverage:
 
     rules: list[AlertRule] = field(default_factory=list)
     uncovered: list[AlertRule] = field(default_factory=list)
+    near_misses: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    """By an uncovered rule's (file, line): ``runbook file (lists Name)`` of each runbook whose
+    ``alerts:`` differs from its name only in case."""
 
     @property
     def summary(self) -> str:
@@ -95,6 +100,55 @@ def coverage(rule_files: list[Path], runbooks: list[Runbook], problems: ProblemL
     for path in rule_files:
         for rule in read_rules(path, problems):
             result.rules.append(rule)
-            if not rank_runbooks(rule, runbooks, base=path.parent):
+            matches = rank_runbooks(rule, runbooks, base=path.parent)
+            if not any(m.answers for m in matches):
                 result.uncovered.append(rule)
+                result.near_misses[(rule.file, rule.line)] = [
+                    f"{m.runbook.file} (lists {case_near_miss(rule.alert, m.runbook.meta.alerts)})"
+                    for m in matches
+                ]
     return result
+
+
+def misnamed_alerts(cover: Coverage, runbooks: list[Runbook], problems: ProblemList) -> None:
+    """Warn where a runbook lists an alert name no rule has but one rule's name is close to
+    (``EtcdMemberDown`` for ``etcdMembersDown``): the runbook would never match that alert.
+
+    A close name the same runbook also lists is not a slip (a runbook may list the names of
+    two rule sets, ``EtcdNoLeader`` and ``etcdNoLeader``), so it is not reported.
+    """
+    names = sorted({r.alert for r in cover.rules})
+    for runbook in runbooks:
+        listed = set(runbook.meta.alerts)
+        for name in runbook.meta.alerts:
+            if name in names:
+                continue
+            near = case_near_miss(name, names) or next(
+                iter(difflib.get_close_matches(name, names, n=1, cutoff=0.85)), None
+            )
+            if near is None or near in listed:
+                continue
+            problems.add(
+                runbook.file,
+                _front_matter_line(runbook, name),
+                f"alerts: lists {name!r}, which no rule in the rule files has: did you mean "
+                f"{near!r}? (alert names are case-sensitive)",
+                key="alerts",
+                severity=Severity.WARNING,
+                code="no-rule",
+            )
+
+
+def _front_matter_line(runbook: Runbook, name: str) -> int:
+    """The line of ``name`` in the runbook's front matter (2 when it cannot be found)."""
+    try:
+        lines = Path(runbook.file).read_text(encoding="utf-8", errors="replace").split("\n")
+    except OSError:
+        return 2
+    word = re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])")
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip() == "---":
+            break
+        if word.search(line):
+            return number
+    return 2

@@ -1,6 +1,8 @@
 """``{{name}}`` variables in runbook text: finding them and substituting them.
 
-The Ansible/Jinja spelling keeps the shell's own ``$VAR`` and ``${VAR}`` untouched. In shell
+The Ansible/Jinja spelling keeps the shell's own ``$VAR`` and ``${VAR}`` untouched. A literal
+``{{`` is written as Jinja writes it, ``{{ '{{' }}`` (or ``{{ "{{" }}``): a Go template
+``{{range .items}}`` in a ``kubectl -o go-template`` is ``{{ '{{' }}range .items}}``. In shell
 blocks the text is read the way ``sh`` reads it (``shell_sites``) and each value is quoted for
 the place it stands: bare, inside ``"..."`` or inside ``'...'``. Where no quoting can keep a
 value literal (a comment, a here-document, backticks, ``${...}``, arithmetic, right after ``$``
@@ -14,7 +16,10 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
-_VAR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_VAR = re.compile(r"\{\{\s*(?:'\{\{'|\"\{\{\")\s*\}\}|\{\{\s*([^{}]*?)\s*\}\}")
+"""A ``{{name}}`` (group 1 is the name) or the escape of a literal ``{{`` (group 1 is None)."""
+LITERAL_BRACES = "{{ '{{' }}"
+"""How a literal ``{{`` is written in runbook text."""
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -32,6 +37,8 @@ def variables_in(text: str) -> list[VarUse]:
     out: list[VarUse] = []
     for match in _VAR.finditer(text):
         name = match.group(1)
+        if name is None:
+            continue
         line = text.count("\n", 0, match.start())
         out.append(VarUse(name, line, bool(_NAME.match(name))))
     return out
@@ -125,6 +132,25 @@ class _Frame:
     strip_tabs: bool = False  # heredoc: <<- form
 
 
+HEREDOC_START = re.compile(r"(?<!<)<<(?!<)-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+"""``<<WORD``, ``<<-WORD``, ``<<'WORD'``: a here-document opens (group 2 is its delimiter)."""
+
+
+def heredoc_body_lines(lines: list[str]) -> set[int]:
+    """Indexes of ``lines`` that are here-document bodies or their closing delimiter: data
+    for a command, not commands (a line-based reading, enough for pasted scripts)."""
+    out: set[int] = set()
+    pending: list[str] = []
+    for index, line in enumerate(lines):
+        if pending:
+            out.add(index)
+            if line.strip() == pending[0]:
+                pending.pop(0)
+            continue
+        pending = [m.group(2) for m in HEREDOC_START.finditer(line)]
+    return out
+
+
 @lru_cache(maxsize=512)
 def shell_sites(text: str) -> tuple[ShellSite, ...]:
     """Every ``{{name}}`` in shell ``text`` with its quoting context; never raises."""
@@ -136,7 +162,9 @@ class _ShellLexer:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.vars = {m.start(): m for m in _VAR.finditer(text)}
+        tokens = list(_VAR.finditer(text))
+        self.vars = {m.start(): m for m in tokens if m.group(1) is not None}
+        self.escapes = {m.start(): m.end() for m in tokens if m.group(1) is None}
         self.stack = [_Frame("cmd")]
         self.pending: list[tuple[str, bool]] = []  # here-documents waiting for their body
         self.sites: list[ShellSite] = []
@@ -152,6 +180,9 @@ class _ShellLexer:
             match = self.vars.get(self.i)
             if match is not None:
                 self._site(match, self._context())
+                continue
+            if self.i in self.escapes:  # a literal "{{": two plain characters to sh
+                self.i = self.escapes[self.i]
                 continue
             getattr(self, "_" + top.kind)(text[self.i])
         return self.sites
@@ -449,6 +480,8 @@ def render(text: str, values: dict[str, str], *, shell: bool) -> str:
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
+            if name is None:
+                return "{{"
             if name not in values:
                 raise MissingVariable(name)
             return str(values[name])
@@ -461,11 +494,16 @@ def render(text: str, values: dict[str, str], *, shell: bool) -> str:
             raise UnsafeVariable(site.name, site.line, site.message, site.context)
         if site.name not in values:
             raise MissingVariable(site.name)
-        out.append(text[done : site.start])
+        out.append(unescape(text[done : site.start]))
         out.append(quote_for(site.context, str(values[site.name])))
         done = site.end
-    out.append(text[done:])
+    out.append(unescape(text[done:]))
     return "".join(out)
+
+
+def unescape(text: str) -> str:
+    """``text`` (holding no ``{{name}}``) with each escaped ``{{`` written as ``{{``."""
+    return _VAR.sub(lambda m: "{{" if m.group(1) is None else m.group(0), text)
 
 
 # -- promql blocks -----------------------------------------------------------------------------
@@ -488,6 +526,10 @@ def render_promql(text: str, values: dict[str, str]) -> str:
         match = matches.get(i)
         if match is not None:
             name = match.group(1)
+            if name is None:
+                out.append("{{")
+                i = match.end()
+                continue
             if name not in values:
                 raise MissingVariable(name)
             out.append(_promql_value(name, str(values[name]), quote, text.count("\n", 0, i)))
@@ -506,13 +548,13 @@ def render_promql(text: str, values: dict[str, str]) -> str:
             end = text.find("\n", i)
             end = len(text) if end < 0 else end
             for position in range(i, end):
-                if position in matches:
+                if position in matches and matches[position].group(1) is not None:
                     name = matches[position].group(1)
                     line = text.count("\n", 0, position)
                     raise UnsafeVariable(
                         name, line, f"{{{{{name}}}}} is in a PromQL comment: move it out"
                     )
-            out.append(text[i:end])
+            out.append(unescape(text[i:end]))
             i = end
             continue
         out.append(c)

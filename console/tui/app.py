@@ -525,8 +525,9 @@ class ConsoleApp(App[str]):
             for match in rank_runbooks(alert, runbooks):
                 if match.runbook.file not in seen:
                     seen.add(match.runbook.file)
+                    verb = "answers" if match.answers else "may answer"  # a case-only near miss
                     out.append(
-                        (match.runbook, f"answers {alert.alertname}: " + "; ".join(match.reasons))
+                        (match.runbook, f"{verb} {alert.alertname}: " + "; ".join(match.reasons))
                     )
         out.extend((rb, "in the library") for rb in runbooks if rb.file not in seen)
         return out

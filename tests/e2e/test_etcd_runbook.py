@@ -10,97 +10,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
-from tests.e2e.etcd_cluster import EtcdCluster, start_cluster
+from tests.e2e.conftest import ROOT, config, leaders
+from tests.e2e.etcd_cluster import EtcdCluster
 from tests.execute.sshd import SshdCluster
-from tests.servers import Server, binary, free_port, wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-ADDRESSES = ["127.0.0.31", "127.0.0.32", "127.0.0.33"]
-
-
-@pytest.fixture(scope="module")
-def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
-    cluster = start_cluster(tmp_path_factory.mktemp("etcd"))
-    yield cluster
-    for member in cluster.members:
-        cluster.stop(member)
-
-
-@pytest.fixture(scope="module")
-def nodes(etcd: EtcdCluster) -> Iterator[SshdCluster]:
-    env = "".join(
-        f"Match LocalAddress {address}\n"
-        f"  SetEnv ETCDCTL_API=3 ETCDCTL_ENDPOINTS={member.endpoint} ETCDCTL_DIAL_TIMEOUT=2s\n"
-        for address, member in zip(ADDRESSES, etcd.members, strict=True)
-    )
-    cluster = SshdCluster.start(ADDRESSES, extra_config=env)
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(scope="module")
-def prometheus(etcd: EtcdCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("prom")
-    targets = ", ".join(f"'127.0.0.1:{m.client_port}'" for m in etcd.members)
-    (tmp / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: etcd\n    static_configs: [{{targets: [{targets}]}}]\n"
-    )
-    (tmp / "data").mkdir()
-    port = free_port()
-    server = Server(
-        [
-            binary("prometheus", "prometheus"),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        f"http://127.0.0.1:{port}",
-        tmp / "prometheus.log",
-    )
-    server.start()
-    wait_until(lambda: leaders(server.url) == 3, 30, "Prometheus to scrape 3 etcd members")
-    yield server
-    server.stop()
-
-
-def leaders(url: str) -> float | None:
-    try:
-        reply = httpx.get(
-            f"{url}/api/v1/query", params={"query": "sum(etcd_server_has_leader)"}, timeout=1
-        ).json()
-        result = reply["data"]["result"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
-    return float(result[0]["value"][1]) if result else None
-
-
-def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
-    entries = "".join(
-        f"  - {{name: m{i}, host: {a}, port: {nodes.port}, user: {nodes.user}, roles: [etcd]}}\n"
-        for i, a in enumerate(ADDRESSES, start=1)
-    )
-    path = tmp / "console.yaml"
-    path.write_text(
-        "profile: prod\n"
-        f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
-        f"nodes:\n{entries}"
-        f"ssh: {{known_hosts: {nodes.known_hosts}, identity_files: [{nodes.client_key}], "
-        "agent: false, config: null}\n"
-        f"runbooks: [{ROOT / 'runbooks'}]\n"
-        f"checks: [{ROOT / 'checks'}]\n"
-        f"journal: {{dir: {tmp / 'incidents'}}}\n"
-    )
-    return path
+from tests.servers import Server, binary, wait_until
 
 
 def run_step_one(cfg: Path) -> tuple[int, dict]:  # type: ignore[type-arg]

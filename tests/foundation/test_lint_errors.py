@@ -268,5 +268,5 @@ def test_bundled_runbooks_lint_clean() -> None:
     )
     assert result.exit_code == 0, result.output
     count = len(list((root / "runbooks").glob("*.md")))
-    assert count >= 3
+    assert count >= 5
     assert f"{count} runbook file(s) checked: 0 error(s), 0 warning(s)" in result.output

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bundled_etcd_runbook_structure() -> None:
     runbook = load_runbook(ROOT / "runbooks" / "etcd-member-down.md")
     assert runbook.id == "etcd-member-down"
-    assert runbook.meta.alerts == ["EtcdMemberDown", "EtcdNoLeader", "EtcdInsufficientMembers"]
+    assert runbook.meta.alerts[:3] == ["etcdMembersDown", "etcdInsufficientMembers", "etcdNoLeader"]
     assert [s.title for s in runbook.steps][:3] == [
         "Confirm quorum still holds",
         "Find out why the member is down",

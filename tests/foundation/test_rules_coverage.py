@@ -16,7 +16,7 @@ RULES = """
 groups:
   - name: etcd
     rules:
-      - alert: EtcdMemberDown
+      - alert: etcdMembersDown
         expr: up{job="etcd"} == 0
       - record: job:up:sum
         expr: sum(up)

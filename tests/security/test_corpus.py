@@ -242,6 +242,7 @@ COMMANDS: dict[str, list[Command]] = {
     "runbooks": [
         Command("lint", ("lint", "{file}", "--config", "{cfg}"), findings=True),
         Command("run", ("run", "{file}", *RUN_CHECKS, *SIMULATED)),
+        Command("import", ("import", "{file}"), findings=True),
     ],
     "configs": [
         Command("config-check", ("config", "check", "--config", "{file}"), findings=True),

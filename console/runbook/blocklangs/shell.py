@@ -1,5 +1,9 @@
 """``sh`` and ``bash`` blocks: a command run on each selected node.
 
+``shell`` and ``console`` (what runbooks kept in a wiki write) are aliases of ``sh``. A pasted
+terminal prompt (``$ `` at the start of a line, outside here-documents) is stripped when the
+runbook is read (``parse.py``), with a lint warning.
+
 Values are quoted for the place they stand (``template.shell_sites``). Without ``expect`` the
 command must exit 0; ``exit``, ``stdout``, ``stderr``, ``value`` (stdout as a number) and
 ``json`` (stdout as JSON) test it.
@@ -75,3 +79,5 @@ class ShellFormat:
 
 SHELL = ShellFormat("sh")
 BASH = ShellFormat("bash")
+ALIASES = {"shell": SHELL.name, "console": SHELL.name}
+"""Other words for the shell in a fence's info string."""
