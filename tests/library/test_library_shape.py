@@ -4,6 +4,7 @@ whole library lints clean under a ``prod`` config that has a node for every role
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def test_every_action_is_gated_and_verified(path: Path) -> None:
 
 
 def test_the_library_lints_clean_under_prod(tmp_path: Path) -> None:
-    roles = ["etcd", "redis", "worker"]
+    # A node for every role a runbook or catalog check selects, as a real inventory would have.
+    selectors = [p.read_text() for p in (*RUNBOOKS, *(ROOT / "checks").glob("*.yaml"))]
+    roles = sorted({m for text in selectors for m in re.findall(r"role=([A-Za-z0-9_.-]+)", text)})
     nodes = "".join(
         f"  - {{name: n{i}, host: 127.0.0.{60 + i}, roles: [{role}]}}\n"
         for i, role in enumerate(roles, start=1)
