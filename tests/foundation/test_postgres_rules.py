@@ -35,6 +35,11 @@ tests:
       # exporter 0.13 and later, on the replica: seconds behind
       - series: 'pg_replication_lag_seconds{{instance="pg4:9187"}}'
         values: '0 10 10 10 10 10'
+      # 90 of 100 connections used for more than 2 minutes
+      - series: 'pg_stat_activity_count{{instance="pg5:9187",datname="app",state="idle in transaction"}}'
+        values: '70x4 90x12'
+      - series: 'pg_settings_max_connections{{instance="pg5:9187"}}'
+        values: '100x16'
     alert_rule_test:
       - eval_time: 45s
         alertname: PostgresqlDown
@@ -57,6 +62,16 @@ tests:
       - eval_time: 15s
         alertname: PostgresqlReplicationLag
         exp_alerts: []
+      - eval_time: 105s
+        alertname: PostgresqlTooManyConnections
+        exp_alerts: []
+      - eval_time: 195s
+        alertname: PostgresqlTooManyConnections
+        exp_alerts:
+          - exp_labels: {{severity: warning, instance: "pg5:9187"}}
+            exp_annotations:
+              summary: Postgresql too many connections (instance pg5:9187)
+              runbook_url: runbooks/postgres-too-many-connections.md
 """
 
 
@@ -68,10 +83,10 @@ def test_promtool_accepts_the_postgres_rules() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 4 rules found" in result.stdout
+    assert "SUCCESS: 5 rules found" in result.stdout
 
 
-def test_down_and_lag_fire_under_their_names_on_the_exporters_metrics(tmp_path: Path) -> None:
+def test_down_lag_and_connections_fire_under_their_names_on_the_exporters_metrics(tmp_path: Path) -> None:
     test = tmp_path / "test.yml"
     test.write_text(textwrap.dedent(PROMTOOL_TEST).format(rules=RULES))
     result = subprocess.run(
@@ -90,4 +105,4 @@ def test_every_postgres_alert_has_a_bundled_runbook() -> None:
         env={"INCIDENT_CONSOLE_CONFIG": ""},
     )
     assert result.exit_code == 0, result.output
-    assert "coverage: 4/4 alerts have a runbook" in result.output
+    assert "coverage: 5/5 alerts have a runbook" in result.output
