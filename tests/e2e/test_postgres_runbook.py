@@ -8,14 +8,18 @@ prometheus-postgres-exporter per server. Two failures, each on a fresh pair:
 - WAL replay is paused on the replica while the primary writes: the lag runbook must see the
   lag, find replay paused, resume it and see the replica catch up;
 - the primary stops: the failover runbook must promote the replica, see it take writes and
-  fence the old primary, which then starts as a read-only standby, not a second primary.
+  fence the old primary, which then starts as a read-only standby, not a second primary;
+- sessions left idle in a transaction fill the primary's connections: the connections runbook
+  must terminate those, and only those.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from tests.servers import Server, binary, free_port, wait_until
 ROOT = Path(__file__).resolve().parents[2]
 LAG_RUNBOOK = ROOT / "runbooks" / "postgres-replica-lag.md"
 FAILOVER_RUNBOOK = ROOT / "runbooks" / "postgres-primary-down.md"
+CONNECTIONS_RUNBOOK = ROOT / "runbooks" / "postgres-too-many-connections.md"
 ADDRESSES = ["127.0.0.51", "127.0.0.52"]
 LAG = "max(pg_stat_replication_pg_wal_lsn_diff)"
 
@@ -117,13 +122,12 @@ def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
 
 
 def run(cfg: Path, runbook: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
-    result = CliRunner().invoke(
-        cli,
-        [
-            "run", str(runbook), "--var", "primary=pg1", "--var", "replica=pg2",
-            "--json", "--config", str(cfg), *args,
-        ],
+    names = ("--var", "server=pg1") if runbook == CONNECTIONS_RUNBOOK else (
+        "--var", "primary=pg1", "--var", "replica=pg2"
     )  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["run", str(runbook), *names, "--json", "--config", str(cfg), *args]
+    )
     assert "Traceback" not in result.output
     return result.exit_code, json.loads(result.output)
 
@@ -215,3 +219,59 @@ def test_failover_runbook_promotes_the_replica_and_fences_the_old_primary(
     pair.start(primary)
     assert pair.in_recovery(primary) == "t"
     assert_journal_verifies(data)
+
+
+def session(pair: PgPair, *, in_transaction: bool) -> subprocess.Popen[str]:
+    """An application's connection to the primary, left idle (in a transaction or not)."""
+    proc = subprocess.Popen(
+        [str(pair.bin / "psql"), "-X", "-h", "127.0.0.1", "-p", str(pair.nodes[0].port),
+         "-d", "postgres"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        text=True, user=pair.user,
+        env={"PATH": "/usr/bin:/bin", "PGAPPNAME": "leaky-app"},
+    )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write("BEGIN;\nSELECT 1;\n" if in_transaction else "SELECT 1;\n")
+    proc.stdin.flush()
+    return proc
+
+
+def test_connections_runbook_terminates_only_the_stuck_idle_transactions(
+    tmp_path: Path, pair: PgPair, nodes: SshdCluster, prometheus: Server
+) -> None:
+    cfg = config(tmp_path, nodes, prometheus)
+    primary = pair.nodes[0]
+    count = (
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'leaky-app' AND state = "
+    )
+    stuck = [session(pair, in_transaction=True) for _ in range(12)]
+    idle = session(pair, in_transaction=False)
+    try:
+        wait_until(lambda: pair.sql(primary, count + "'idle in transaction'") == "12", 20, "12")
+        wait_until(lambda: pair.sql(primary, count + "'idle'") == "1", 20, "the idle session")
+        time.sleep(1.5)  # older than the runbook's idle_for below
+
+        code, data = run(cfg, CONNECTIONS_RUNBOOK, "--var", "idle_for=1 seconds", *RISK)
+        assert code == 0, json.dumps(verdicts(data), indent=1)
+        results = verdicts(data)
+        assert results["stuck-idle"] == {"pg1": "pass"}
+        assert results["terminate-stuck-idle"] == {"pg1": "pass"}
+        assert results["no-stuck-idle"] == {"pg1": "pass"}
+        assert results["under-80-percent"] == {"pg1": "pass"}
+        terminated = next(
+            n["stdout"]
+            for s in data["steps"]
+            for b in s["blocks"]
+            if b["id"] == "terminate-stuck-idle"
+            for n in b["nodes"]
+        )
+        assert terminated.strip() == "12"
+
+        # The stuck transactions are gone; the session that was merely idle is untouched.
+        assert pair.sql(primary, count + "'idle in transaction'") == "0"
+        assert pair.sql(primary, count + "'idle'") == "1"
+        assert_journal_verifies(data)
+    finally:
+        for proc in [*stuck, idle]:
+            proc.kill()
+            proc.wait(timeout=10)
