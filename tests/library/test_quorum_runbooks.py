@@ -60,11 +60,8 @@ def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(runbook: Path, scenario: Path, *args: str) -> tuple[int, Data]:
-    result = CliRunner().invoke(
-        cli,
-        ["run", str(runbook), "--scenario", str(scenario), "--yes", "--json", "--speed", "50"]
-        + ["--no-journal", *args],
-    )
+    args = ("--scenario", str(scenario), "--yes", "--json", "--speed", "50", "--no-journal", *args)
+    result = CliRunner().invoke(cli, ["run", str(runbook), *args])
     assert "Traceback" not in result.output
     return result.exit_code, json.loads(result.stdout)
 
@@ -137,11 +134,7 @@ def test_a_restart_that_does_not_rejoin_stops_the_rollout(tmp_path: Path) -> Non
 def test_a_damaged_data_dir_keeps_the_member_down(tmp_path: Path) -> None:
     scenario = tmp_path / "s.yaml"
     text = (SCENARIOS / "quorum-crash-recovery.yaml").read_text()
-    damaged = (
-        "  - on: name=m2\n"
-        "    match: 'test -s /var/lib/etcd/member/snap/db'\n"
-        "    exit: 1\n"
-    )
+    damaged = "  - on: name=m2\n    match: 'test -s /var/lib/etcd/member/snap/db'\n    exit: 1\n"
     scenario.write_text(text.replace("responses:\n", "responses:\n" + damaged, 1))
     code, data = run(RUNBOOKS / "quorum-crash-recovery.md", scenario)
     assert code == 1
@@ -284,9 +277,7 @@ def test_the_node_rules_carry_upstream_names_and_point_at_their_runbooks() -> No
 def test_lint_rules_covers_every_node_alert_by_the_alerts_lists(tmp_path: Path) -> None:
     stripped = tmp_path / "node.yml"
     stripped.write_text(
-        "\n".join(
-            line for line in NODE_RULES.read_text().splitlines() if "runbook_url" not in line
-        )
+        "\n".join(line for line in NODE_RULES.read_text().splitlines() if "runbook_url" not in line)
     )
     for rules in (NODE_RULES, stripped):
         result = CliRunner().invoke(
@@ -322,7 +313,11 @@ tests:
         alertname: HostOutOfDiskSpace
         exp_alerts:
           - exp_labels:
-              {{severity: warning, instance: w1, device: /dev/vda1, mountpoint: /, nodename: worker-1}}
+              severity: warning
+              instance: w1
+              device: /dev/vda1
+              mountpoint: /
+              nodename: worker-1
             exp_annotations:
               summary: Host out of disk space (instance w1)
               description: "/ has less than 10% of its space left.\\n  VALUE = 8"
