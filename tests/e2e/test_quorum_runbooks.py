@@ -30,10 +30,8 @@ Data = dict[str, Any]
 
 
 def run(cfg: Path, runbook: str, *args: str) -> tuple[int, Data]:
-    result = CliRunner().invoke(
-        cli,
-        ["run", str(ROOT / "runbooks" / runbook), "--json", "--config", str(cfg), *args],
-    )
+    options = ("--json", "--config", str(cfg), "--var", "quorum=2", *args)  # 2 of 3
+    result = CliRunner().invoke(cli, ["run", str(ROOT / "runbooks" / runbook), *options])
     assert "Traceback" not in result.output
     assert result.exit_code in (0, 1), result.output
     return result.exit_code, json.loads(result.stdout)
