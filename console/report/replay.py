@@ -316,6 +316,8 @@ def verify_banner(report: VerifyReport, *, live: bool, wanted_head: str | None) 
     head = (report.head or "?")[:12]
     span = f"{report.events} events, seq 0-{report.last_seq}, head {head}, chain {report.chain}"
     where = " so far (live log)" if live else ""
+    if not report.readable:
+        return Banner("error", f"✘ NOT AN INCIDENT LOG{where}: no line of it holds an event")
     if errors:
         first = errors[0].describe(report.file)
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
