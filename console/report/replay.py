@@ -7,10 +7,11 @@ needed, and gives the state after any entry as the fold of the events up to it
 folds on from where it stands; backwards it starts again from the nearest checkpoint, a copy of
 the state kept every ``CHECKPOINT_EVERY`` entries, never from the start.
 
-``full_pass`` folds the whole log once (in a thread, so the first frame does not wait for it):
-the final state, the checkpoints on the way, and where the milestones are. The milestones and
-TTD/TTA/TTM/TTR of the final state come from ``console.journal.milestones`` (``effective_marks``
-and ``figures``), the functions the postmortem export uses, so review and export agree.
+``whole_fold`` folds the whole log once, a slice at a time between keys (so the first frame
+does not wait for it): the final state, the checkpoints on the way, where the milestones are.
+The milestones and TTD/TTA/TTM/TTR of the final state come from ``console.journal.milestones``
+(``effective_marks`` and ``figures``), the functions the postmortem export uses, so review and
+export agree.
 
 ``Remarks`` is the reviewer's file beside the log (``LOG.review.jsonl``): remarks about an
 event, never written into the log itself.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,9 +123,12 @@ class FullPass:
 
     state: IncidentState
     entries: int
+    """How many entries are folded into ``state`` so far."""
     checkpoints: dict[int, IncidentState]
     milestone_entries: list[int]
     index_of_seq: dict[int, int]
+    end: int = 0
+    """Where the pass stops (entries appended later are the caller's to fold)."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +151,8 @@ class LogReplay:
 
     Entry ``i`` is the log's ``i``-th complete line (line ``i + 1``). ``state_at(i)`` is the fold
     of the events of entries ``0..i``; lines that are not events are skipped by the fold and
-    shown as ``BadLine``. Not thread-safe except ``full_pass``, which only reads the lines and
-    fills the parse cache, and may run in a thread while the screen moves.
+    shown as ``BadLine``. ``whole_fold`` and ``advance`` fold the whole log beside it, a slice
+    at a time, adding their checkpoints to the replay's.
     """
 
     def __init__(self, path: str | Path, *, every: int = CHECKPOINT_EVERY) -> None:
@@ -244,43 +248,56 @@ class LogReplay:
             if self._folded % self.every == 0 and self._folded not in self._checkpoints:
                 self._checkpoints[self._folded] = copy_state(self._state)
 
-    def full_pass(
-        self, upto: int | None = None, *, cancelled: Callable[[], bool] = bool
-    ) -> FullPass:
-        """Fold entries ``0..upto`` (default: all read so far) into a state of its own.
-
-        Safe to run in a thread while ``state_at`` is used: it touches no state but its own and
-        the parse cache. ``cancelled`` is asked now and then; a cancelled pass stops early and
-        says how far it got (``entries``).
-        """
+    def whole_fold(self, upto: int | None = None) -> FullPass:
+        """A fold of entries ``0..upto`` (default: all read so far), not started: ``advance``
+        it, a slice at a time, so a screen can keep answering keys in between."""
         end = len(self.lines) if upto is None else upto
-        state = IncidentState()
-        checkpoints: dict[int, IncidentState] = {}
-        milestones: list[int] = []
-        index_of_seq: dict[int, int] = {}
-        done = 0
-        for done in range(end):
-            if done % self.every == 0:
-                if done:
-                    checkpoints[done] = copy_state(state)
-                if cancelled():
-                    return FullPass(state, done, checkpoints, milestones, index_of_seq)
+        return FullPass(IncidentState(), 0, {}, [], {}, end)
+
+    def advance(self, result: FullPass, budget_s: float | None = None) -> bool:
+        """Fold more of ``result``'s entries into its own state, keeping a checkpoint every
+        ``every`` entries: to its end, or for about ``budget_s`` seconds. True once done.
+
+        It touches no state of the replay's but the parse cache and the checkpoints it adds.
+        """
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
+        state, done = result.state, result.entries
+        while done < result.end:
+            if done % self.every == 0 and done:
+                result.checkpoints[done] = copy_state(state)
+                self._checkpoints.setdefault(done, result.checkpoints[done])
             entry = self.entry(done)
             if isinstance(entry, Event):
                 state.apply(entry)
-                index_of_seq.setdefault(entry.seq, done)
+                result.index_of_seq.setdefault(entry.seq, done)
                 if isinstance(entry.data, MilestoneSet):
-                    milestones.append(done)
-        return FullPass(state, end, checkpoints, milestones, index_of_seq)
+                    result.milestone_entries.append(done)
+            done += 1
+            if deadline is not None and done % 64 == 0 and time.perf_counter() > deadline:
+                break
+        result.entries = done
+        return done >= result.end
 
-    def adopt(self, result: FullPass) -> None:
-        """Keep the checkpoints a full pass made (call it where ``state_at`` is called)."""
-        for k, state in result.checkpoints.items():
-            self._checkpoints.setdefault(k, state)
+    def full_pass(self, upto: int | None = None) -> FullPass:
+        """The fold of entries ``0..upto`` (default: all), done at once."""
+        result = self.whole_fold(upto)
+        self.advance(result)
+        return result
 
     def milestone_candidates(self) -> list[int]:
         """Entries whose line names a ``milestone`` event, as read (check with ``entry``)."""
         return sorted(self._milestones)
+
+
+def split_batch(batch: LineBatch, size: int) -> list[LineBatch]:
+    """``batch`` as batches of at most ``size`` lines (verify fed a slice at a time)."""
+    out, number, offset = [], batch.number, batch.offset
+    for start in range(0, len(batch.lines), size):
+        lines = batch.lines[start : start + size]
+        out.append(LineBatch(number, offset, lines, batch.torn))
+        number += len(lines)
+        offset += sum(map(line_size, lines)) + len(lines)
+    return out
 
 
 def report_so_far(verifier: Verifier) -> VerifyReport:

@@ -8,12 +8,17 @@ TTD/TTA/TTM/TTR of the whole log, as the export computes them, and above a verif
 says whether the chain and head check out. ``--follow`` tails a log another console is still
 writing. The reviewer's remarks go to a file beside the log, never into it.
 
-The log is read and checked off the screen's loop (a thread): the first frame does not wait
-for verify or for the fold of the whole log, and says so while they run.
+The log is verified and folded whole between keys, in slices: the first frame does not wait
+for them, and says so while they run. What the fold keeps is moved out of the garbage
+collector's sight (``gc.freeze``): with a big log, its full collections stalled the screen for
+seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import time
 from pathlib import Path
 
 from rich.text import Text
@@ -22,7 +27,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, RichLog, Static
-from textual.worker import get_current_worker
 
 from console.incident import QUIET_TYPES
 from console.journal.events import BlockOutput, Event, MetricSnapshot
@@ -40,6 +44,7 @@ from console.report.replay import (
     Remarks,
     milestone_figures,
     report_so_far,
+    split_batch,
     verify_banner,
 )
 from console.report.timeline import describe, offset_text
@@ -47,6 +52,7 @@ from console.tui.screens import TextScreen
 from console.tui.widgets import STEP_MARK, ResultsTable, output_text, panel_text, shown
 
 FOLLOW_POLL_S = 0.25
+SLICE_S = 0.01  # the longest a key waits for the analysis of the log
 PAGE = 20
 # How the line of a passed-over event ends as the writer writes it (keys sorted, so the
 # envelope's type and version come last): nothing nested in the event can end the line so.
@@ -104,6 +110,7 @@ class ReviewApp(App[str]):
         self.figures: MilestoneFigures | None = None
         self.stops: list[int] = []
         self._state: IncidentState = replay.state_at(self.cursor)
+        self._drawn: dict[str, object] = {}
 
     def shown(self, text: str | None, *, one_line: bool = False) -> str:
         """Text from the log for the screen: redacted, controls as pictures."""
@@ -133,7 +140,7 @@ class ReviewApp(App[str]):
         self._show()
         for problem in self.remarks.problems[:3]:
             self.notify(self.shown(str(problem)), title="Review file", severity="warning")
-        self._analyse()
+        self.call_after_refresh(self._analyse)  # the first frame first, then the thread
         if self.follow:
             self.set_interval(FOLLOW_POLL_S, self._poll)
 
@@ -148,29 +155,33 @@ class ReviewApp(App[str]):
         text.append("  read-only", style="dim")
         self.query_one("#review-title", Static).update(text)
 
-    # -- the analysis thread -------------------------------------------------------------------
+    # -- the analysis, between keys --------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="review-analysis")
-    def _analyse(self) -> None:
-        """Verify the log and fold it whole, off the screen's loop; hand the results over."""
-        worker = get_current_worker()
+    @work(exclusive=True, group="review-analysis")
+    async def _analyse(self) -> None:
+        """Verify the log and fold it whole, a slice of ``SLICE_S`` at a time on the screen's
+        loop, so a key waits for one slice at most (a thread would hold the GIL for longer)."""
         batches = list(self.replay.batches)
+        deadline = time.perf_counter() + SLICE_S
         for batch in batches:
-            if worker.is_cancelled:
-                return
-            self.verifier.feed_batch(batch)
+            for part in split_batch(batch, 256):
+                self.verifier.feed_batch(part)
+                if time.perf_counter() > deadline:
+                    await asyncio.sleep(0)
+                    deadline = time.perf_counter() + SLICE_S
         pending = self.replay.pending
         if self.follow or pending is None:
             report = report_so_far(self.verifier) if self.follow else self.verifier.finish()
         else:  # a torn tail in a finished log: verify says so
             self.verifier.feed_batch(pending)
             report = self.verifier.finish()
-        self.call_from_thread(self._verified, report, len(batches))
-        result = self.replay.full_pass(
-            sum(len(b.lines) for b in batches), cancelled=lambda: worker.is_cancelled
-        )
-        if not worker.is_cancelled:
-            self.call_from_thread(self._folded_whole, result)
+        self._verified(report, len(batches))
+        result = self.replay.whole_fold(sum(len(b.lines) for b in batches))
+        while not self.replay.advance(result, SLICE_S):
+            gc.freeze()  # what the fold keeps is kept for good: no collection rescans it
+            await asyncio.sleep(0)
+        gc.freeze()
+        self._folded_whole(result)
 
     def _verified(self, report: VerifyReport, fed: int) -> None:
         if self.follow:  # what was appended while verify ran, then the report so far
@@ -181,7 +192,6 @@ class ReviewApp(App[str]):
         self._banner()
 
     def _folded_whole(self, result: FullPass) -> None:
-        self.replay.adopt(result)
         for i in range(result.entries, len(self.replay)):  # appended while it ran
             self._apply_final(result, i)
         self.analysis = result
@@ -417,8 +427,19 @@ class ReviewApp(App[str]):
                 out.append(f"{changed}: {self.shown(remark.text)}")
         self.query_one("#review-event", Static).update(out)
 
+    def _changed(self, part: str, key: object) -> bool:
+        """Whether ``part`` of the screen must be drawn again (what it shows depends on ``key``):
+        a move inside one block run redraws neither its output nor the panels."""
+        if self._drawn.get(part) == key:
+            return False
+        self._drawn[part] = key
+        return True
+
     def _show_panels(self) -> None:
         state = self._state
+        snap_seq = state.snapshots[-1].seq if state.snapshots else None
+        if not self._changed("panels", (snap_seq, tuple(state.alerts), len(state.firing))):
+            return
         out = Text()
         if not state.snapshots:
             out.append("no metric snapshot yet at this point", style="dim")
@@ -452,6 +473,17 @@ class ReviewApp(App[str]):
 
     def _show_runs(self) -> None:
         state = self._state
+        run = self._focused_run()
+        run_key = None
+        if run is not None:
+            nodes = tuple(
+                (name, len(node.chunks), len(node.truncated), node.result is not None)
+                for name, node in run.nodes.items()
+            )
+            run_key = (run.started.seq, run.status, nodes)
+        steps = tuple((slug, state.step_status(slug)) for slug in state.steps)
+        if not self._changed("runs", (steps, state.current_step, len(state.runs), run_key)):
+            return
         out = Text()
         out.append("Steps\n", style="bold")
         for slug, step in sorted(state.steps.items(), key=lambda kv: kv[1].number):
@@ -461,7 +493,6 @@ class ReviewApp(App[str]):
             out.append(f" {mark} {step.number}. {title}{current}\n")
         if not state.steps:
             out.append(" none entered yet\n", style="dim")
-        run = self._focused_run()
         out.append(f"Block runs ({len(state.runs)})", style="bold")
         if run is not None:
             data = run.started.data
@@ -469,6 +500,8 @@ class ReviewApp(App[str]):
             out.append(f"\n {data.kind} {block} (run {self.shown(data.run, one_line=True)}): ")
             out.append(run.status, style="bold")
         self.query_one("#review-steps", Static).update(out)
+        if not self._changed("run", run_key):
+            return
         self.query_one(ResultsTable).show(run)
         log = self.query_one("#review-output", RichLog)
         log.clear()
@@ -477,17 +510,21 @@ class ReviewApp(App[str]):
     def _show_milestones(self) -> None:
         out = Text()
         if self.figures is None:
-            out.append("milestones and figures: reading the whole log…", style="dim")
-            self.query_one("#review-milestones", Static).update(out)
+            if self._changed("milestones", None):
+                out.append("milestones and figures: reading the whole log…", style="dim")
+                self.query_one("#review-milestones", Static).update(out)
             return
         seq = self._cursor_seq()
         marks = self.figures.marks
+        reached = tuple(seq is not None and mark.seq <= seq for mark in marks.values())
+        if not self._changed("milestones", (id(self.figures), reached)):
+            return
         for name in ORDER:
             mark = marks.get(name)
             if mark is None:
                 continue
-            reached = seq is not None and mark.seq <= seq
-            out.append("◆ " if reached else "◇ ", style="bold" if reached else "dim")
+            passed = seq is not None and mark.seq <= seq
+            out.append("◆ " if passed else "◇ ", style="bold" if passed else "dim")
             out.append(f"{LABELS[name]} {utc_text(mark.at)[11:]} (seq {mark.seq})  ")
         if not marks:
             out.append("no milestone in the log", style="dim")
