@@ -33,9 +33,10 @@ from console.journal.events import BlockOutput, Event, MetricSnapshot
 from console.journal.fold import BlockRun, IncidentState
 from console.journal.log import default_actor
 from console.journal.milestones import FIGURES, LABELS, ORDER, parse_ts, utc_text
-from console.journal.reader import LogUnreadable
+from console.journal.reader import LogUnreadable, parse_record
 from console.journal.redact import Redactor
 from console.journal.verify import Verifier, VerifyReport
+from console.report.postmortem import Postmortem
 from console.report.replay import (
     BadLine,
     FullPass,
@@ -48,10 +49,12 @@ from console.report.replay import (
     verify_banner,
 )
 from console.report.timeline import describe, offset_text
+from console.sanitize import visible
 from console.tui.screens import TextScreen
 from console.tui.widgets import STEP_MARK, ResultsTable, output_text, panel_text, shown
 
 FOLLOW_POLL_S = 0.25
+POSTMORTEM_FORMAT = Postmortem.model_fields["format"].default
 SLICE_S = 0.01  # the longest a key waits for the analysis of the log
 PAGE = 20
 # How the line of a passed-over event ends as the writer writes it (keys sorted, so the
@@ -580,6 +583,22 @@ def open_replay(path: Path) -> LogReplay:
     return replay
 
 
+def export_of(replay: LogReplay) -> str | None:
+    """The log file named by a JSON postmortem export, if ``replay`` holds one instead of a log
+    (``export --format json``: an indented object, so its first line is ``{``)."""
+    if not len(replay) or replay.lines[0].strip() != b"{":
+        return None
+    try:
+        record = parse_record(b"\n".join(replay.lines))
+    except ValueError:
+        return None
+    if record.get("format") != POSTMORTEM_FORMAT:
+        return None
+    facts = record.get("log")
+    name = facts.get("file") if isinstance(facts, dict) else None
+    return visible(name, one_line=True) if isinstance(name, str) else "its log is not named"
+
+
 def run_review(
     path: Path,
     *,
@@ -593,6 +612,12 @@ def run_review(
     Raises ``LogUnreadable`` if the log cannot be read or holds no line (unless followed).
     """
     replay = open_replay(path)
+    exported = export_of(replay)
+    if exported is not None:
+        raise LogUnreadable(
+            f"{path}:1: a postmortem export, not an incident log: review the log it was made "
+            f"from ({exported}); the export holds no hash chain to verify or events to fold"
+        )
     if not len(replay) and not follow:
         raise LogUnreadable(f"{path}:1: not an incident log (no complete line)")
     return ReviewApp(replay, redactor=redactor, follow=follow, key=key, head=head).run()

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from console.report.replay import BadLine, LogReplay, Remarks, copy_state
 from console.tui.review import ReviewApp, open_replay
 from console.tui.screens import TextScreen
 from tests.journal.conftest import EXAMPLE_LOG, forge
+from tests.security.test_corpus import corpus_files, materialise
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -313,3 +315,28 @@ def test_snapshots_are_passed_over_but_still_folded(tmp_path: Path) -> None:
     after = snaps[0] + 1
     assert replay.state_at(after).snapshots[-1].seq == snaps[0]
     assert isinstance(replay.state_at(after).snapshots[-1].data, MetricSnapshot)
+
+
+HOSTILE_LOGS = [item for item in corpus_files() if item.startswith("logs/")]
+RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.parametrize("item", HOSTILE_LOGS)
+async def test_every_hostile_log_of_the_corpus_opens_and_shows_nothing_raw(
+    item: str, tmp_path: Path
+) -> None:
+    log = Path(materialise(item, tmp_path)["{log}"])
+    replay = open_replay(log)
+    if not len(replay):  # nothing to review: the command refuses it (tested above)
+        return
+    app = ReviewApp(replay)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.report is not None and app.figures is not None, 60)
+        for key in ("down", "v", "down", "end", "up", "right_square_bracket", "home"):
+            await pilot.press(key)
+            shown = [app.timeline_text(40).plain]
+            shown += [str(w.render()) for w in app.query(Static)]
+            for text in shown:
+                assert not RAW.search(text), f"{item}: raw control after {key}: {text[:200]!r}"
+        banner = text_of(app, "#banner")
+        assert banner.startswith(("✔", "✘")), banner
