@@ -107,7 +107,12 @@ def copy_state(value: Any) -> Any:
         raise TypeError(f"copy_state: cannot copy a {kind.__name__}")
     fields = value.__dict__.copy()
     for name, item in fields.items():
-        if type(item) not in _SHARED:
+        inner = type(item)
+        if inner in _SHARED:
+            continue
+        if inner is list and set(map(type, item)) <= _SHARED:  # the common case, inline
+            fields[name] = item.copy()
+        else:
             fields[name] = copy_state(item)
     new = object.__new__(kind)
     new.__dict__.update(fields)

@@ -59,13 +59,18 @@ async def measure(path: Path, moves: int) -> dict[str, float | list[float]]:
             await pilot.pause()
             return (time.perf_counter() - began) * 1000
 
+        async def watch() -> None:
+            while app.report is None:
+                await asyncio.sleep(0.05)
+            out["verified_s"] = time.perf_counter() - started
+            while app.figures is None:
+                await asyncio.sleep(0.05)
+            out["figures_s"] = time.perf_counter() - started
+
+        watcher = asyncio.create_task(watch())
         out["forward_busy_ms"] = [await press("down") for _ in range(moves)]
-        while app.report is None:
-            await asyncio.sleep(0.05)
-        out["verified_s"] = time.perf_counter() - started
-        while app.figures is None:
-            await asyncio.sleep(0.05)
-        out["figures_s"] = time.perf_counter() - started
+        await watcher
+        out["idle_ms"] = [await press("x") for _ in range(20)]  # bound to nothing
         out["forward_ms"] = [await press("down") for _ in range(moves)]
         out["end_ms"] = [await press("end")]
         out["backward_ms"] = [await press("up") for _ in range(moves)]
@@ -110,6 +115,7 @@ def main() -> None:
     )
     for key, label in (
         ("forward_busy_ms", "next event, while the log is verified and folded"),
+        ("idle_ms", "a key bound to nothing (the pilot's own cost)"),
         ("forward_ms", "next event"),
         ("backward_ms", "previous event, from the end (checkpoints)"),
         ("end_ms", "end of the log"),
