@@ -23,9 +23,9 @@ from textual.widgets import Static
 from console.cli import cli
 from console.journal.events import Event, MetricSnapshot, Note
 from console.journal.fold import IncidentState, fold
-from console.journal.reader import read_log
+from console.journal.reader import LineBatch, read_log
 from console.report.postmortem import build_postmortem
-from console.report.replay import BadLine, LogReplay, Remarks, copy_state
+from console.report.replay import BadLine, LogReplay, Remarks, copy_state, split_batch
 from console.tui.review import ReviewApp, open_replay
 from console.tui.screens import TextScreen
 from tests.journal.conftest import EXAMPLE_LOG, forge
@@ -340,3 +340,26 @@ async def test_every_hostile_log_of_the_corpus_opens_and_shows_nothing_raw(
                 assert not RAW.search(text), f"{item}: raw control after {key}: {text[:200]!r}"
         banner = text_of(app, "#banner")
         assert banner.startswith(("✔", "✘")), banner
+
+
+def test_replay_reads_appended_lines_holds_a_partial_one_and_sees_a_shrink(
+    tmp_path: Path,
+) -> None:
+    source = read_log(EXAMPLE_LOG)
+    lines = EXAMPLE_LOG.read_bytes().splitlines(keepends=True)
+    log = tmp_path / "growing.jsonl"
+    log.write_bytes(b"".join(lines[:3]) + lines[3][:10])
+    replay = open_replay(log)
+    assert len(replay) == 3 and replay.pending is not None  # a line being written: held
+    with open(log, "ab") as handle:
+        handle.write(lines[3][10:] + lines[4])
+    new = replay.refresh()
+    assert [b.number for b in new] == [4] and len(replay) == 5 and replay.pending is None
+    assert replay.state_at(4) == fold(source.events[:5])
+    log.write_bytes(lines[0])  # rewritten under the reviewer
+    assert replay.refresh() == [] and replay.shrunk
+
+
+def test_split_batch_keeps_line_numbers_and_offsets() -> None:
+    parts = split_batch(LineBatch(7, 100, [b"ab", b"c", b"def"]), 2)
+    assert parts == [LineBatch(7, 100, [b"ab", b"c"]), LineBatch(9, 105, [b"def"])]
