@@ -55,6 +55,7 @@ from console.tui.widgets import STEP_MARK, ResultsTable, output_text, panel_text
 
 FOLLOW_POLL_S = 0.25
 POSTMORTEM_FORMAT = Postmortem.model_fields["format"].default
+FOLLOW_OPEN_AT_END = 5000  # entries: more, and --follow opens at the start, then goes to the end
 SLICE_S = 0.01  # the longest a key waits for the analysis of the log
 PAGE = 20
 # How the line of a passed-over event ends as the writer writes it (keys sorted, so the
@@ -106,7 +107,10 @@ class ReviewApp(App[str]):
         self.head = head
         self.verifier = Verifier(str(replay.path), key=key, head=head)
         self.remarks = Remarks.beside(replay.path)
-        self.cursor = len(replay) - 1 if follow else 0
+        # Following, the screen shows the end; a big log's end is reached once it is folded
+        # whole (between keys), not before the first frame.
+        self._to_end = follow and len(replay) > FOLLOW_OPEN_AT_END
+        self.cursor = len(replay) - 1 if follow and not self._to_end else 0
         self.every = False
         self.report: VerifyReport | None = None
         self.analysis: FullPass | None = None
@@ -199,6 +203,9 @@ class ReviewApp(App[str]):
             self._apply_final(result, i)
         self.analysis = result
         self._milestones_changed()
+        if self._to_end:
+            self._to_end = False
+            self._go(len(self.replay) - 1)
 
     def _apply_final(self, result: FullPass, i: int) -> None:
         entry = self.replay.entry(i)
@@ -314,6 +321,7 @@ class ReviewApp(App[str]):
         self._show()
 
     def _go(self, target: int) -> None:
+        self._to_end = False  # the reviewer moved: stay where they are
         if target == self.cursor:
             return
         self.cursor = target
@@ -571,6 +579,8 @@ class ReviewApp(App[str]):
         text.append(" · every event" if self.every else " · output and snapshots passed over")
         if self.follow:
             text.append(" · following the log")
+            if self._to_end:
+                text.append(" (to the end once it is read)")
         if self.remarks.items:
             text.append(f" · {len(self.remarks.items)} remark(s)")
         self.query_one("#status", Static).update(text)

@@ -26,7 +26,7 @@ from console.journal.fold import IncidentState, fold
 from console.journal.reader import LineBatch, read_log
 from console.report.postmortem import build_postmortem
 from console.report.replay import BadLine, LogReplay, Remarks, copy_state, split_batch
-from console.tui.review import ReviewApp, open_replay
+from console.tui.review import FOLLOW_OPEN_AT_END, ReviewApp, open_replay
 from console.tui.screens import TextScreen
 from tests.journal.conftest import EXAMPLE_LOG, forge
 from tests.security.test_corpus import corpus_files, materialise
@@ -363,3 +363,14 @@ def test_replay_reads_appended_lines_holds_a_partial_one_and_sees_a_shrink(
 def test_split_batch_keeps_line_numbers_and_offsets() -> None:
     parts = split_batch(LineBatch(7, 100, [b"ab", b"c", b"def"]), 2)
     assert parts == [LineBatch(7, 100, [b"ab", b"c"]), LineBatch(9, 105, [b"def"])]
+
+
+async def test_follow_on_a_big_log_opens_at_once_then_goes_to_the_end(tmp_path: Path) -> None:
+    log = forge(tmp_path / "big.jsonl", [Note(text=f"n{i}") for i in range(FOLLOW_OPEN_AT_END)])
+    app = ReviewApp(open_replay(log), follow=True)
+    async with app.run_test(size=(160, 45)) as pilot:
+        assert app.cursor == 0  # the first frame did not wait for the fold of the whole log
+        assert "to the end once it is read" in text_of(app, "#status")
+        await until(pilot, lambda: app.analysis is not None, 120)
+        assert app.cursor == len(app.replay) - 1
+        assert app._state == fold(read_log(log).events)
