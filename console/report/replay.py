@@ -9,9 +9,8 @@ the state kept every ``CHECKPOINT_EVERY`` entries, never from the start.
 
 ``whole_fold`` folds the whole log once, a slice at a time between keys (so the first frame
 does not wait for it): the final state, the checkpoints on the way, where the milestones are.
-The milestones and TTD/TTA/TTM/TTR of the final state come from ``console.journal.milestones``
-(``effective_marks`` and ``figures``), the functions the postmortem export uses, so review and
-export agree.
+The milestones and TTD/TTA/TTM/TTR of the final state are ``report/milestones.py``'s, the
+definition the export, the debrief and the console use.
 
 ``Remarks`` is the reviewer's file beside the log (``LOG.review.jsonl``): remarks about an
 event, never written into the log itself.
@@ -33,7 +32,6 @@ from pydantic import BaseModel
 from console.errors import Problem
 from console.journal.events import Event, MilestoneSet
 from console.journal.fold import IncidentState, OutputChunk
-from console.journal.milestones import Figures, Mark, effective_marks, figures
 from console.journal.reader import (
     LineBatch,
     LogUnreadable,
@@ -134,21 +132,6 @@ class FullPass:
     index_of_seq: dict[int, int]
     end: int = 0
     """Where the pass stops (entries appended later are the caller's to fold)."""
-
-
-@dataclass(frozen=True)
-class MilestoneFigures:
-    """The effective milestones (set, or derived from the log) and the figures from them."""
-
-    marks: dict[str, Mark]
-    notes: list[str]
-    figures: Figures
-
-
-def milestone_figures(state: IncidentState) -> MilestoneFigures:
-    """The milestones and TTD/TTA/TTM/TTR of a state, computed as the export computes them."""
-    marks, notes = effective_marks(state.milestones.current, state.derived)
-    return MilestoneFigures(marks, notes, figures(marks))
 
 
 class LogReplay:

@@ -36,14 +36,13 @@ from console.journal.milestones import FIGURES, LABELS, ORDER, parse_ts, utc_tex
 from console.journal.reader import LogUnreadable, parse_record
 from console.journal.redact import Redactor
 from console.journal.verify import Verifier, VerifyReport
+from console.report.milestones import IncidentFigures, incident_figures
 from console.report.postmortem import Postmortem
 from console.report.replay import (
     BadLine,
     FullPass,
     LogReplay,
-    MilestoneFigures,
     Remarks,
-    milestone_figures,
     report_so_far,
     split_batch,
     verify_banner,
@@ -114,7 +113,7 @@ class ReviewApp(App[str]):
         self.every = False
         self.report: VerifyReport | None = None
         self.analysis: FullPass | None = None
-        self.figures: MilestoneFigures | None = None
+        self.figures: IncidentFigures | None = None
         self.stops: list[int] = []
         self._state: IncidentState = replay.state_at(self.cursor)
         self._drawn: dict[str, object] = {}
@@ -220,7 +219,7 @@ class ReviewApp(App[str]):
         result = self.analysis
         if result is None:
             return
-        self.figures = milestone_figures(result.state)
+        self.figures = incident_figures(result.state)
         stops = set(result.milestone_entries)
         for mark in self.figures.marks.values():
             if mark.seq in result.index_of_seq:
@@ -536,10 +535,11 @@ class ReviewApp(App[str]):
                 continue
             passed = seq is not None and mark.seq <= seq
             out.append("◆ " if passed else "◇ ", style="bold" if passed else "dim")
-            out.append(f"{LABELS[name]} {utc_text(mark.at)[11:]} (seq {mark.seq})  ")
+            how = ", inferred" if mark.source.startswith("derived") else ""
+            out.append(f"{LABELS[name]} {utc_text(mark.at)[11:]} (seq {mark.seq}{how})  ")
         if not marks:
             out.append("no milestone in the log", style="dim")
-        computed = self.figures.figures
+        computed = self.figures.computed
         drill = self.analysis is not None and self.analysis.state.mode != "live"
         out.append("\n" + ("drill figures: " if drill else "figures: "), style="bold")
         if computed.refused:

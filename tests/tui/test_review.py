@@ -116,7 +116,7 @@ async def test_milestones_and_figures_are_the_exports(tmp_path: Path) -> None:
         await until(pilot, lambda: app.figures is not None and app.report is not None)
         assert exported.figures is not None and app.figures is not None
         figures = {f.name: f.text for f in exported.figures.figures}
-        assert {n: app.figures.figures.text(n) for n in figures} == figures
+        assert {n: app.figures.computed.text(n) for n in figures} == figures
         shown = text_of(app, "#review-milestones")
         for name, value in figures.items():
             assert f"{name} {value}" in shown
