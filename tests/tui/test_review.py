@@ -374,3 +374,35 @@ async def test_follow_on_a_big_log_opens_at_once_then_goes_to_the_end(tmp_path: 
         await until(pilot, lambda: app.analysis is not None, 120)
         assert app.cursor == len(app.replay) - 1
         assert app._state == fold(read_log(log).events)
+
+
+def test_the_command_opens_the_screen_and_says_where_the_remarks_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = example_log(tmp_path)
+    Remarks.beside(log).add(read_log(log).events[3], "seen before", "rev@host")
+    real_run = ReviewApp.run
+
+    def driven(self: ReviewApp, **_: object) -> str | None:
+        async def work(pilot: Pilot[str]) -> None:
+            await pilot.press("end", "q")
+
+        return real_run(self, headless=True, size=(120, 40), auto_pilot=work)
+
+    monkeypatch.setattr(ReviewApp, "run", driven)
+    result = CliRunner().invoke(cli, ["review", str(log), "--head", "e9c8e8316c0b"])
+    assert result.exit_code == 0, result.output
+    assert f"review of {log} closed; 1 remark(s) in {log.with_suffix('.review.jsonl')}" in (
+        result.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("head", "says"),
+    [("e9c8e8316c0b", "reaches head e9c8e8316c0b"), ("0badc0ffee", "does not reach head")],
+)
+async def test_the_banner_checks_the_head_given(tmp_path: Path, head: str, says: str) -> None:
+    app = ReviewApp(open_replay(example_log(tmp_path)), head=head)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.report is not None)
+        assert says in text_of(app, "#banner")
