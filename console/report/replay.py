@@ -307,7 +307,7 @@ def report_so_far(verifier: Verifier) -> VerifyReport:
 
 @dataclass(frozen=True)
 class Banner:
-    """The verify banner: ``ok``, ``warning`` or ``error``, and its one or two lines."""
+    """The verify banner: ``ok``, ``warning``, ``error`` (or ``pending``), and its lines."""
 
     tone: str
     text: str
@@ -321,6 +321,8 @@ def verify_banner(report: VerifyReport, *, live: bool, wanted_head: str | None) 
     head = (report.head or "?")[:12]
     span = f"{report.events} events, seq 0-{report.last_seq}, head {head}, chain {report.chain}"
     where = " so far (live log)" if live else ""
+    if not report.readable and live:
+        return Banner("pending", "waiting for the first event of the log…")
     if not report.readable:
         return Banner("error", f"✘ NOT AN INCIDENT LOG{where}: no line of it holds an event")
     if errors:
