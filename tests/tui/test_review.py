@@ -406,3 +406,16 @@ async def test_the_banner_checks_the_head_given(tmp_path: Path, head: str, says:
     async with app.run_test(size=(160, 45)) as pilot:
         await until(pilot, lambda: app.report is not None)
         assert says in text_of(app, "#banner")
+
+
+async def test_follow_waits_for_the_first_event_of_an_empty_log(tmp_path: Path) -> None:
+    log = tmp_path / "new.jsonl"
+    log.write_bytes(b"")
+    app = ReviewApp(open_replay(log), follow=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.report is not None)
+        assert "waiting for the first event" in text_of(app, "#banner")
+        shutil.copyfile(EXAMPLE_LOG, log)
+        await until(pilot, lambda: len(app.replay) == 44)
+        await until(pilot, lambda: "✔ chain verified so far" in text_of(app, "#banner"))
+        assert app.cursor == 43
