@@ -396,8 +396,13 @@ class Remarks:
 
         Raises ``OSError`` if it cannot be written.
         """
+        return self.add_about(event.seq, event.hash, text, actor)
+
+    def add_about(self, seq: int, hash: str, text: str, actor: str) -> Remark:
+        """Append a remark on the event with ``seq`` and ``hash`` ("" when it is not known, as
+        in an export). Raises ``OSError`` if it cannot be written."""
         now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-        remark = Remark(seq=event.seq, hash=event.hash, at=now, actor=actor, text=text)
+        remark = Remark(seq=seq, hash=hash, at=now, actor=actor, text=text)
         line = json.dumps(remark.model_dump(), ensure_ascii=False, sort_keys=True) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

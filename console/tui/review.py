@@ -49,6 +49,7 @@ from console.report.replay import (
 )
 from console.report.timeline import describe, offset_text
 from console.sanitize import visible
+from console.tui.review_export import REVIEW_BINDINGS, ExportReviewApp, farewell, next_stop
 from console.tui.screens import TextScreen
 from console.tui.widgets import STEP_MARK, ResultsTable, output_text, panel_text, shown
 
@@ -56,7 +57,6 @@ FOLLOW_POLL_S = 0.25
 POSTMORTEM_FORMAT = Postmortem.model_fields["format"].default
 FOLLOW_OPEN_AT_END = 5000  # entries: more, and --follow opens at the start, then goes to the end
 SLICE_S = 0.01  # the longest a key waits for the analysis of the log
-PAGE = 20
 # How the line of a passed-over event ends as the writer writes it (keys sorted, so the
 # envelope's type and version come last): nothing nested in the event can end the line so.
 _QUIET_ENDINGS = tuple(f'","type":"{t}","v":1}}'.encode() for t in sorted(QUIET_TYPES))
@@ -77,17 +77,8 @@ class ReviewApp(App[str]):
     CSS_PATH = ["console.tcss", "review.tcss"]
     TITLE = "incident-console review"
     BINDINGS = [
-        Binding("down,j", "move(1)", "Next", id="review-next"),
-        Binding("up,k", "move(-1)", "Previous", id="review-previous"),
-        Binding("pagedown", f"move({PAGE})", "Page down", show=False, id="review-page-down"),
-        Binding("pageup", f"move(-{PAGE})", "Page up", show=False, id="review-page-up"),
-        Binding("right_square_bracket", "milestone(1)", "Next milestone", id="review-next-mark"),
-        Binding("left_square_bracket", "milestone(-1)", "Prev milestone", id="review-prev-mark"),
-        Binding("home,g", "jump('home')", "Start", id="review-home"),
-        Binding("end,G", "jump('end')", "End", id="review-end"),
+        *REVIEW_BINDINGS,
         Binding("v", "toggle_every", "Every event", id="review-every"),
-        Binding("n", "remark", "Remark", id="review-remark"),
-        Binding("q", "quit_review", "Quit", id="review-quit"),
     ]
 
     def __init__(
@@ -290,11 +281,7 @@ class ReviewApp(App[str]):
     def action_milestone(self, direction: int) -> None:
         """Jump to the next (or previous) milestone: set ones, and those the log derives."""
         stops = self.stops if self.analysis is not None else self._candidate_stops()
-        after = [s for s in stops if s > self.cursor]
-        before = [s for s in stops if s < self.cursor]
-        target = (
-            (after[0] if after else None) if direction > 0 else (before[-1] if before else None)
-        )
+        target = next_stop(stops, self.cursor, direction)
         if target is None:
             self.notify("no milestone " + ("after" if direction > 0 else "before") + " this")
             return
@@ -352,9 +339,7 @@ class ReviewApp(App[str]):
 
     def action_quit_review(self) -> None:
         self.workers.cancel_group(self, "review-analysis")
-        count = len(self.remarks.items)
-        where = f"; {count} remark(s) in {self.remarks.path}" if count else ""
-        self.exit(f"review of {self.replay.path} closed{where}")
+        self.exit(farewell(self.replay.path, self.remarks))
 
     # -- drawing -------------------------------------------------------------------------------
 
@@ -593,20 +578,26 @@ def open_replay(path: Path) -> LogReplay:
     return replay
 
 
-def export_of(replay: LogReplay) -> str | None:
-    """The log file named by a JSON postmortem export, if ``replay`` holds one instead of a log
-    (``export --format json``: an indented object, so its first line is ``{``)."""
+def export_in(replay: LogReplay) -> Postmortem | None:
+    """The JSON postmortem export ``replay`` holds instead of a log, if it is one
+    (``export --format json``: an indented object, so its first line is ``{``).
+
+    Raises ``LogUnreadable`` if it says it is an export but is not a valid one.
+    """
     if not len(replay) or replay.lines[0].strip() != b"{":
         return None
     try:
-        record = parse_record(b"\n".join(replay.lines))
+        tail = replay.pending.lines if replay.pending else []  # no final newline
+        record = parse_record(b"\n".join([*replay.lines, *tail]))
     except ValueError:
         return None
     if record.get("format") != POSTMORTEM_FORMAT:
         return None
-    facts = record.get("log")
-    name = facts.get("file") if isinstance(facts, dict) else None
-    return visible(name, one_line=True) if isinstance(name, str) else "its log is not named"
+    try:
+        return Postmortem.model_validate(record)
+    except ValueError as exc:  # pydantic's ValidationError is one
+        reason = visible(str(exc).splitlines()[0], one_line=True)
+        raise LogUnreadable(f"{replay.path}:1: not a valid postmortem export: {reason}") from None
 
 
 def run_review(
@@ -618,16 +609,14 @@ def run_review(
     head: str | None = None,
 ) -> str | None:
     """Open the review screen on ``path`` until the reviewer quits; returns the farewell line.
+    A JSON postmortem export opens its own screen (``review_export``): no chain, no events.
 
     Raises ``LogUnreadable`` if the log cannot be read or holds no line (unless followed).
     """
     replay = open_replay(path)
-    exported = export_of(replay)
+    exported = export_in(replay)
     if exported is not None:
-        raise LogUnreadable(
-            f"{path}:1: a postmortem export, not an incident log: review the log it was made "
-            f"from ({exported}); the export holds no hash chain to verify or events to fold"
-        )
+        return ExportReviewApp(path, exported, redactor=redactor).run()
     if not len(replay) and not follow:
         raise LogUnreadable(f"{path}:1: not an incident log (no complete line)")
     return ReviewApp(replay, redactor=redactor, follow=follow, key=key, head=head).run()

@@ -26,7 +26,8 @@ from console.journal.fold import IncidentState, fold
 from console.journal.reader import LineBatch, read_log
 from console.report.postmortem import build_postmortem
 from console.report.replay import BadLine, LogReplay, Remarks, copy_state, split_batch
-from console.tui.review import FOLLOW_OPEN_AT_END, ReviewApp, open_replay
+from console.tui.review import FOLLOW_OPEN_AT_END, ReviewApp, export_in, open_replay
+from console.tui.review_export import ExportReviewApp
 from console.tui.screens import TextScreen
 from tests.journal.conftest import EXAMPLE_LOG, forge
 from tests.security.test_corpus import corpus_files, materialise
@@ -419,3 +420,58 @@ async def test_follow_waits_for_the_first_event_of_an_empty_log(tmp_path: Path) 
         await until(pilot, lambda: len(app.replay) == 44)
         await until(pilot, lambda: "✔ chain verified so far" in text_of(app, "#banner"))
         assert app.cursor == 43
+
+
+async def test_a_json_export_opens_on_its_own_screen(tmp_path: Path) -> None:
+    export = tmp_path / "pm.json"
+    log = example_log(tmp_path)
+    done = CliRunner().invoke(cli, ["export", str(log), "--format", "json", "-o", str(export)])
+    assert done.exit_code == 0, done.output
+    exported = export_in(open_replay(export))
+    assert exported is not None and exported.log.file == log.name
+    app = ExportReviewApp(export, exported)
+    async with app.run_test(size=(160, 45)) as pilot:
+        assert "no hash chain to verify here" in text_of(app, "#banner")
+        assert exported.figures is not None
+        shown = text_of(app, "#review-milestones")
+        for figure in exported.figures.figures:
+            assert f"{figure.name} {figure.text}" in shown
+        failed = next(i for i, r in enumerate(exported.timeline) if "FAIL" in r.text)
+        while app.cursor < failed:
+            await pilot.press("down")
+        assert "endpoint-status" in text_of(app, "#review-steps")
+        await pilot.press("right_square_bracket")
+        assert exported.timeline[app.cursor].type == "milestone"
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, TextScreen))
+        await pilot.press("o", "k", "enter")
+        await until(pilot, lambda: app.remarks.items)
+    assert app.remarks.path == tmp_path / "pm.review.jsonl"
+    assert json.loads(app.remarks.path.read_text())["seq"] == exported.timeline[app.cursor].seq
+
+
+def test_a_broken_export_is_refused_saying_why(tmp_path: Path) -> None:
+    bad = tmp_path / "pm.json"
+    bad.write_text('{\n  "format": "incident-console/postmortem",\n  "title": 3\n}\n')
+    result = CliRunner().invoke(cli, ["review", str(bad)])
+    assert result.exit_code == 2 and "not a valid postmortem export" in result.output
+
+
+async def test_a_hostile_export_shows_nothing_raw(tmp_path: Path) -> None:
+    export = tmp_path / "pm.json"
+    log = example_log(tmp_path)
+    CliRunner().invoke(cli, ["export", str(log), "--format", "json", "-o", str(export)])
+    record = json.loads(export.read_text())
+    for row in record["timeline"]:
+        row.update(type="\x1b[2J", at="\x1b]52;c;eA==\x07", offset="\x9b31m", text="\x1b[31mred")
+    for block in record["blocks"]:
+        block.update(block="\x1b[1m", command="\x07", status="\x1b")
+    export.write_text(json.dumps(record, indent=2))
+    exported = export_in(open_replay(export))
+    assert exported is not None
+    app = ExportReviewApp(export, exported)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key in ("down", "down", "end", "up", "home"):
+            await pilot.press(key)
+            for widget in app.query(Static):
+                assert not RAW.search(str(widget.render())), str(widget.render())[:200]
