@@ -40,7 +40,7 @@ from console.journal.reader import (
     parse_record,
     read_batches,
 )
-from console.journal.verify import Verifier, VerifyReport
+from console.journal.verify import VerifyReport
 
 CHECKPOINT_EVERY = 1000
 _MILESTONE_TYPE = b'"type":"milestone"'
@@ -286,23 +286,6 @@ def split_batch(batch: LineBatch, size: int) -> list[LineBatch]:
         number += len(lines)
         offset += sum(map(line_size, lines)) + len(lines)
     return out
-
-
-def report_so_far(verifier: Verifier) -> VerifyReport:
-    """What verify found in the lines fed so far, without ending the log (a live log goes on)."""
-    return VerifyReport(
-        file=verifier.file,
-        findings=list(verifier.findings),
-        events=verifier.records,
-        last_seq=verifier.last_seq,
-        head=verifier.last_hash,
-        chain=verifier.chain,
-        incident=verifier.incident,
-        mode=verifier.mode,
-        closed=verifier.closed_seq is not None,
-        torn_tail=verifier.torn,
-        readable=verifier.records > 0,
-    )
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,6 @@ from console.report.replay import (
     FullPass,
     LogReplay,
     Remarks,
-    report_so_far,
     split_batch,
     verify_banner,
 )
@@ -168,7 +167,7 @@ class ReviewApp(App[str]):
                     deadline = time.perf_counter() + SLICE_S
         pending = self.replay.pending
         if self.follow or pending is None:
-            report = report_so_far(self.verifier) if self.follow else self.verifier.finish()
+            report = self.verifier.so_far() if self.follow else self.verifier.finish()
         else:  # a torn tail in a finished log: verify says so
             self.verifier.feed_batch(pending)
             report = self.verifier.finish()
@@ -184,7 +183,7 @@ class ReviewApp(App[str]):
         if self.follow:  # what was appended while verify ran, then the report so far
             for batch in self.replay.batches[fed:]:
                 self.verifier.feed_batch(batch)
-            report = report_so_far(self.verifier)
+            report = self.verifier.so_far()
         self.report = report
         self._banner()
 
@@ -236,7 +235,7 @@ class ReviewApp(App[str]):
         if self.report is not None:  # verified so far: go on with what was appended
             for batch in new:
                 self.verifier.feed_batch(batch)
-            self.report = report_so_far(self.verifier)
+            self.report = self.verifier.so_far()
             self._banner()
         if self.analysis is not None:
             for i in range(self.analysis.entries, len(self.replay)):
