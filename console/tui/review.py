@@ -73,7 +73,7 @@ class TimelineWindow(Static):
 class ReviewApp(App[str]):
     """Read-only review of one incident log."""
 
-    CSS_PATH = ["console.tcss", "review.tcss"]
+    CSS_PATH = "review.tcss"
     TITLE = "incident-console review"
     BINDINGS = [
         *REVIEW_BINDINGS,

@@ -61,7 +61,7 @@ def farewell(path: Path, remarks: Remarks) -> str:
 class ExportReviewApp(App[str]):
     """Read-only review of a postmortem export."""
 
-    CSS_PATH = ["console.tcss", "review.tcss"]
+    CSS_PATH = "review.tcss"
     TITLE = "incident-console review"
     BINDINGS = REVIEW_BINDINGS
 
