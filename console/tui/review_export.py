@@ -160,6 +160,8 @@ class ExportReviewApp(App[str]):
 
     def _show(self) -> None:
         rows = self.pm.timeline
+        timeline = self.query_one("#review-timeline", Static)
+        width = max(timeline.size.width, 40)
         out = Text(no_wrap=True, overflow="ellipsis")
         start = max(0, self.cursor - 10)
         for i, row in enumerate(rows[start : start + 40], start):
@@ -170,9 +172,10 @@ class ExportReviewApp(App[str]):
             line.append(self.shown(row.text, one_line=True))
             if i == self.cursor:
                 line.stylize("reverse")
+            line.truncate(width, overflow="ellipsis")  # one row, one line
             out.append_text(line)
             out.append("\n")
-        self.query_one("#review-timeline", Static).update(out)
+        timeline.update(out)
         detail = Text()
         steps = Text()
         if rows:
