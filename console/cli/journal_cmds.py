@@ -224,3 +224,33 @@ def timeline_cmd(log: Path, follow: bool, no_output: bool) -> None:
         die(str(exc))
     except KeyboardInterrupt:
         raise SystemExit(EXIT_OK) from None
+
+
+@cli.command("review")
+@log_argument
+@click.option("--follow", "-f", is_flag=True, help="Tail a log another console is still writing.")
+@click.option(
+    "--head",
+    metavar="HASH",
+    callback=_head,
+    help="Head hash pasted when the incident was closed: the banner says whether it is reached.",
+)
+@key_env_option
+def review_cmd(log: Path, follow: bool, head: str | None, key_env: str | None) -> None:
+    """Walk an incident LOG in the console, read-only: event by event, milestone by milestone.
+
+    Beside each event: the panels as of the latest snapshot, the steps and block results as
+    they stood then. Milestones and TTD/TTA/TTM/TTR as the export gives them, and a banner
+    saying whether the chain and head verify. Remarks (key n) go to LOG.review.jsonl beside
+    the log, never into it. With --follow it tails a log that is still being written.
+    """
+    from console.tui.review import run_review  # Textual only for this command
+
+    try:
+        farewell = run_review(
+            log, redactor=printer_redactor(), follow=follow, key=_key(key_env), head=head
+        )
+    except LogUnreadable as exc:
+        die(str(exc))
+    if farewell:
+        echo(farewell)

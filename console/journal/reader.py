@@ -91,18 +91,21 @@ class LineBatch(NamedTuple):
     torn: bool = False
 
 
-def read_batches(path: str | Path) -> Iterator[LineBatch]:
+def read_batches(path: str | Path, *, offset: int = 0, number: int = 1) -> Iterator[LineBatch]:
     """Yield the log's lines a few MiB at a time; the final unterminated bytes come as torn.
 
     A line over ``MAX_LINE_BYTES`` comes as a ``LongLine``: its start only, which
-    ``parse_record`` refuses. Raises ``LogUnreadable`` if the file cannot be opened or read.
+    ``parse_record`` refuses. ``offset`` and ``number`` start the reading at a line already
+    known (how ``review --follow`` reads what was appended). Raises ``LogUnreadable`` if the file
+    cannot be opened or read.
     """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed in the finally below
     except OSError as exc:
         raise LogUnreadable(f"{path}: cannot read the log: {exc.strerror or exc}") from None
     try:
-        number, offset, rest = 1, 0, b""
+        handle.seek(offset)
+        rest = b""
         skipped = 0  # bytes of an over-long line dropped after its kept start
         while True:
             try:

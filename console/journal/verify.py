@@ -744,10 +744,14 @@ class Verifier:
                 "were cut off, or the log was rewritten",
             )
         order = {"integrity": 0, "completeness": 1, "policy": 2}
-        findings = sorted(self.findings, key=lambda f: (f.line, order[f.category]))
+        return self.so_far(sorted(self.findings, key=lambda f: (f.line, order[f.category])))
+
+    def so_far(self, findings: list[Finding] | None = None) -> VerifyReport:
+        """The report of the lines fed so far (``findings``: default, those found so far),
+        without ending the log: what ``review --follow`` shows of a log still being written."""
         return VerifyReport(
             file=self.file,
-            findings=findings,
+            findings=list(self.findings) if findings is None else findings,
             events=self.records,
             last_seq=self.last_seq,
             head=self.last_hash,
