@@ -23,7 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 import promql_parser as pp
 
@@ -275,32 +275,28 @@ class _Evaluator:
     # evaluation
 
     def eval(self, expr: pp.Expr, ts: int) -> _Value:
-        if isinstance(expr, pp.NumberLiteral):
-            return float(expr.val)
-        if isinstance(expr, pp.StringLiteral):
-            return expr.val
-        if isinstance(expr, pp.ParenExpr):
-            return self.eval(expr.expr, ts)
-        if isinstance(expr, pp.VectorSelector):
-            return self._instant(expr, ts)
-        if isinstance(expr, pp.MatrixSelector):
-            return self._range(expr, ts)
-        if isinstance(expr, pp.SubqueryExpr):
-            return self._subquery(expr, ts)
-        if isinstance(expr, pp.UnaryExpr):
-            inner = self.eval(expr.expr, ts)
-            if isinstance(inner, float):
-                return -inner
-            if isinstance(inner, list):
-                return _unique([_Sample(_without(s.labels, [NAME]), -s.value) for s in inner])
-            raise PromQLError("unary minus needs a number or an instant vector")
-        if isinstance(expr, pp.BinaryExpr):
-            return self._binary(expr, ts)
-        if isinstance(expr, pp.AggregateExpr):
-            return self._aggregate(expr, ts)
-        if isinstance(expr, pp.Call):
-            return self._call(expr, ts)
-        raise PromQLError(f"cannot evaluate {type(expr).__name__}")
+        """``expr``'s value at ``ts``: each node type is evaluated by its entry in ``_BY_TYPE``."""
+        evaluate = _Evaluator._BY_TYPE.get(type(expr))
+        if evaluate is None:
+            raise PromQLError(f"cannot evaluate {type(expr).__name__}")
+        return evaluate(self, expr, ts)
+
+    def _number(self, expr: pp.NumberLiteral, ts: int) -> _Value:
+        return float(expr.val)
+
+    def _string(self, expr: pp.StringLiteral, ts: int) -> _Value:
+        return expr.val
+
+    def _paren(self, expr: pp.ParenExpr, ts: int) -> _Value:
+        return self.eval(expr.expr, ts)
+
+    def _unary(self, expr: pp.UnaryExpr, ts: int) -> _Value:
+        inner = self.eval(expr.expr, ts)
+        if isinstance(inner, float):
+            return -inner
+        if isinstance(inner, list):
+            return _unique([_Sample(_without(s.labels, [NAME]), -s.value) for s in inner])
+        raise PromQLError("unary minus needs a number or an instant vector")
 
     def _binary(self, e: pp.BinaryExpr, ts: int) -> _Value:
         op = str(e.op)
@@ -448,6 +444,19 @@ class _Evaluator:
             keep = labels if name == "last_over_time" else _without(labels, [NAME])
             out.append(_Sample(keep, result))
         return _unique(out)
+
+    _BY_TYPE: ClassVar[dict[type, Callable[[_Evaluator, Any, int], _Value]]] = {
+        pp.NumberLiteral: _number,
+        pp.StringLiteral: _string,
+        pp.ParenExpr: _paren,
+        pp.VectorSelector: _instant,
+        pp.MatrixSelector: _range,
+        pp.SubqueryExpr: _subquery,
+        pp.UnaryExpr: _unary,
+        pp.BinaryExpr: _binary,
+        pp.AggregateExpr: _aggregate,
+        pp.Call: _call,
+    }
 
 
 def _unique(samples: list[_Sample]) -> list[_Sample]:

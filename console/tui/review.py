@@ -25,8 +25,8 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, RichLog, Static
+from textual.containers import Vertical
+from textual.widgets import RichLog, Static
 
 from console.incident import QUIET_TYPES
 from console.journal.events import BlockOutput, Event, MetricSnapshot
@@ -48,7 +48,13 @@ from console.report.replay import (
 )
 from console.report.timeline import describe, offset_text
 from console.sanitize import visible
-from console.tui.review_export import REVIEW_BINDINGS, ExportReviewApp, farewell, next_stop
+from console.tui.review_export import (
+    REVIEW_BINDINGS,
+    ExportReviewApp,
+    farewell,
+    next_stop,
+    review_layout,
+)
 from console.tui.screens import TextScreen
 from console.tui.widgets import STEP_MARK, ResultsTable, output_text, panel_text, shown
 
@@ -115,21 +121,17 @@ class ReviewApp(App[str]):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="review-title")
-        yield Static("verifying the log…", id="banner", classes="pending")
-        with Horizontal(id="review-body"):
-            with VerticalScroll(id="review-left"):
-                yield Static(id="review-panels")
-            with Vertical(id="review-center"):
-                yield TimelineWindow(id="review-timeline")
-                yield Static(id="review-event")
-            with Vertical(id="review-right"):
-                yield Static(id="review-steps")
-                yield ResultsTable(self.redactor, id="results")
-                yield RichLog(id="review-output", wrap=True, markup=False)
-        yield Static(id="review-milestones")
-        yield Static(id="status")
-        yield Footer()
+        right = Vertical(
+            Static(id="review-steps"),
+            ResultsTable(self.redactor, id="results"),
+            RichLog(id="review-output", wrap=True, markup=False),
+            id="review-right",
+        )
+        yield from review_layout(
+            Static("verifying the log…", id="banner", classes="pending"),
+            TimelineWindow(id="review-timeline"),
+            right,
+        )
 
     def on_mount(self) -> None:
         self._title()

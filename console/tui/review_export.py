@@ -18,6 +18,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from console.journal.log import default_actor
@@ -58,6 +59,23 @@ def farewell(path: Path, remarks: Remarks) -> str:
     return f"review of {path} closed{where}"
 
 
+def review_layout(banner: Widget, timeline: Widget, right: Widget) -> ComposeResult:
+    """Both review screens' layout: the title and verify banner; the panels, the timeline with
+    the event at the cursor, and ``right`` (steps and results); milestones, status, keys."""
+    yield Static(id="review-title")
+    yield banner
+    with Horizontal(id="review-body"):
+        with VerticalScroll(id="review-left"):
+            yield Static(id="review-panels")
+        with Vertical(id="review-center"):
+            yield timeline
+            yield Static(id="review-event")
+        yield right
+    yield Static(id="review-milestones")
+    yield Static(id="status")
+    yield Footer()
+
+
 class ExportReviewApp(App[str]):
     """Read-only review of a postmortem export."""
 
@@ -78,19 +96,11 @@ class ExportReviewApp(App[str]):
         return shown(self.redactor, text, one_line=one_line)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="review-title")
-        yield Static(id="banner", classes="warning")
-        with Horizontal(id="review-body"):
-            with VerticalScroll(id="review-left"):
-                yield Static(id="review-panels")
-            with Vertical(id="review-center"):
-                yield Static(id="review-timeline")
-                yield Static(id="review-event")
-            with VerticalScroll(id="review-right"):
-                yield Static(id="review-steps")
-        yield Static(id="review-milestones")
-        yield Static(id="status")
-        yield Footer()
+        yield from review_layout(
+            Static(id="banner", classes="warning"),
+            Static(id="review-timeline"),
+            VerticalScroll(Static(id="review-steps"), id="review-right"),
+        )
 
     def on_mount(self) -> None:
         pm = self.pm

@@ -220,25 +220,17 @@ def register_themes(app: App[Any], folder: Path = BUNDLED_THEMES) -> list[str]:
 # -- colours for text the widgets build -------------------------------------------------------
 
 VERDICT_TONE: dict[str, tuple[str, bool]] = {
-    "pass": ("verdict-pass", False),
-    "fail": ("verdict-fail", True),
-    "error": ("verdict-error", False),
-    "indeterminate": ("verdict-indeterminate", True),
-    "running": ("verdict-running", False),
-    "cancelled": ("verdict-stopped", False),
-    "declined": ("verdict-stopped", False),
-    "refused": ("verdict-stopped", False),
+    "pass": ("verdict-pass", False), "fail": ("verdict-fail", True),
+    "error": ("verdict-error", False), "indeterminate": ("verdict-indeterminate", True),
+    "running": ("verdict-running", False), "cancelled": ("verdict-stopped", False),
+    "declined": ("verdict-stopped", False), "refused": ("verdict-stopped", False),
     "interrupted": ("verdict-indeterminate", False),
-}
+}  # fmt: skip
 STATE_TONE: dict[str, tuple[str, bool]] = {
-    "healthy": ("state-healthy", False),
-    "ok": ("state-healthy", False),
-    "degraded": ("state-degraded", False),
-    "warn": ("state-degraded", False),
-    "lost": ("state-lost", True),
-    "crit": ("state-lost", True),
-    "stale": ("state-stale", True),
-}
+    "healthy": ("state-healthy", False), "ok": ("state-healthy", False),
+    "degraded": ("state-degraded", False), "warn": ("state-degraded", False),
+    "lost": ("state-lost", True), "crit": ("state-lost", True), "stale": ("state-stale", True),
+}  # fmt: skip
 MUTED = Style(dim=True)
 
 

@@ -49,31 +49,23 @@ def verdict_text(verdict: str, tones: Tones = PLAIN) -> Text:
     return Text(f"{symbol} {verdict}", style=tones.verdict(verdict))
 
 
-def panel_text(panel: PanelValue, redactor: Redactor, tones: Tones = PLAIN) -> Text:
-    """One panel as two or three coloured lines, laid out from ``present_panel``."""
+def panel_text(
+    panel: PanelValue, redactor: Redactor, tones: Tones = PLAIN, *, one_line: bool = False
+) -> Text:
+    """One panel laid out from ``present_panel``: two or three coloured lines, or with
+    ``one_line`` its title, state, value and trend on one line (the compact strip)."""
     view = present_panel(panel, lambda text: shown(redactor, text, one_line=True))
+    gap = " " if one_line else "\n "
     text = Text()
-    text.append(f"{view.title}\n", style="bold")
-    text.append(f" {view.label:<10}", style=tones.state(view.tone))
-    text.append(f" {view.detail}")
+    text.append(f"{view.title[:18]:<18} " if one_line else f"{view.title}\n", style="bold")
+    state = f"{view.label:<9} " if one_line else f" {view.label:<10} "
+    text.append(state, style=tones.state(view.tone))
+    text.append(view.detail)
     if view.trend:
-        text.append(f"\n {view.trend}", style=tones.style("trend"))
-    if view.error:
-        text.append(f"\n ! {view.error}", style=tones.style("verdict-error"))
-    return text
-
-
-def panel_line(panel: PanelValue, redactor: Redactor, tones: Tones = PLAIN) -> Text:
-    """One panel on one line (title, state, value, trend), for the compact strip."""
-    view = present_panel(panel, lambda text: shown(redactor, text, one_line=True))
-    text = Text()
-    text.append(f"{view.title[:18]:<18} ", style="bold")
-    text.append(f"{view.label:<9} ", style=tones.state(view.tone))
-    text.append(f"{view.detail} ")
-    if view.trend:
+        text.append(gap)
         text.append(view.trend, style=tones.style("trend"))
     if view.error:
-        text.append(f" ! {view.error}", style=tones.style("verdict-error"))
+        text.append(f"{gap}! {view.error}", style=tones.style("verdict-error"))
     return text
 
 
@@ -137,7 +129,9 @@ class PanelsStrip(Static):
                 error = shown(redactor, source.error, one_line=True)
                 lines.append(Text(f"{source.name} DOWN: {error}", style=tones.state("lost")))
         lines.extend(
-            panel_line(panel, redactor, tones) for panel in state.panels if panel.kind != "alerts"
+            panel_text(panel, redactor, tones, one_line=True)
+            for panel in state.panels
+            if panel.kind != "alerts"
         )
         firing = state.firing
         alerts = Text(f"{'Firing alerts':<18} ", style="bold")

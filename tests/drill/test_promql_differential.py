@@ -211,7 +211,10 @@ def bundled_queries() -> set[str]:
                 names = {use.name for use in variables_in(block.body) if use.valid}
                 found.add(render_promql(block.body, dict.fromkeys(names, "orders")).strip())
     catalog, _ = load_catalog([DATA / "checks"])
-    found |= {c.body.strip() for c in catalog.checks.values() if c.lang == "promql"}
+    for check in catalog.checks.values():
+        if check.lang == "promql":
+            names = {use.name for use in variables_in(check.body) if use.valid}
+            found.add(render_promql(check.body, dict.fromkeys(names, "orders")).strip())
     for path in sorted((DATA / "scenarios").glob("*.yaml")):
         scenario = load_scenario(path)
         for panel in scenario.panels:
