@@ -189,12 +189,17 @@ class IncidentState:
         return [a for a in self.alerts.values() if a.resolved is None]
 
     def step_status(self, step: str) -> str:
-        """``skipped``; ``done`` once entered and every run in it passed; else ``entered``."""
+        """From the log alone: ``skipped``; ``failed`` when a block's last run in it failed,
+        errored or was indeterminate; ``done`` once entered and every run in it passed; else
+        ``entered``. (The console, which has the runbook, also asks that every check ran.)"""
         state = self.steps[step]
         if state.skipped and (not state.entered or state.entered[-1] < state.skipped.seq):
             return "skipped"
         runs = [self.runs[r] for r in state.runs]
-        if state.entered and runs and all(r.status == "pass" for r in runs):
+        last = {r.started.data.block: r for r in sorted(runs, key=lambda r: r.started.seq)}
+        if any(r.status in ("fail", "error", "indeterminate") for r in last.values()):
+            return "failed"
+        if state.entered and runs and all(r.status == "pass" for r in last.values()):
             return "done"
         return "entered"
 

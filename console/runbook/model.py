@@ -7,9 +7,17 @@ in the journal) can point at the line the engineer wrote.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from console.durations import Duration
 from console.patterns import Regex, check_regex
@@ -116,13 +124,24 @@ class TextMatch(Strict):
         return self.text in haystack
 
 
+def _short_form(parse: Callable[[Any], Any]) -> BeforeValidator:
+    """Read a value written in its short form with ``parse`` (``None`` stays ``None``)."""
+    return BeforeValidator(lambda value: None if value is None else parse(value))
+
+
+ComparisonField = Annotated[Comparison | None, _short_form(Comparison.parse)]
+"""``"< 100"``, ``">= 2"``, ``"between 0 10"``: a comparison, parsed where it is written."""
+TextMatchField = Annotated[TextMatch | None, _short_form(TextMatch.parse)]
+"""Text or ``/regex/``, parsed where it is written."""
+
+
 class JsonExpect(Strict):
     """A test on one value of JSON output: ``{path: .leader, equals: ...}``."""
 
     path: str
     equals: Any = None
-    value: Comparison | None = None
-    matches: TextMatch | None = None
+    value: ComparisonField = None
+    matches: TextMatchField = None
     exists: bool | None = None
 
     @field_validator("path")
@@ -133,16 +152,6 @@ class JsonExpect(Strict):
         except JsonPathError as exc:
             raise ValueError(str(exc)) from None
         return value
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _value(cls, value: Any) -> Any:
-        return None if value is None else Comparison.parse(value)
-
-    @field_validator("matches", mode="before")
-    @classmethod
-    def _matches(cls, value: Any) -> Any:
-        return None if value is None else TextMatch.parse(value)
 
     @model_validator(mode="before")
     @classmethod
@@ -199,7 +208,7 @@ class Expect(Strict):
     exit: list[int] | None = None
     stdout: list[TextMatch] | None = None
     stderr: list[TextMatch] | None = None
-    value: Comparison | None = None
+    value: ComparisonField = None
     status: list[int] | None = None
     body: list[TextMatch] | None = None
     json_: list[JsonExpect] | None = Field(default=None, alias="json")
@@ -236,11 +245,6 @@ class Expect(Strict):
             return None
         items = value if isinstance(value, list) else [value]
         return [TextMatch.parse(i) for i in items]
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _value(cls, value: Any) -> Any:
-        return None if value is None else Comparison.parse(value)
 
     @field_validator("json_", mode="before")
     @classmethod

@@ -171,7 +171,7 @@ def test_the_fold_keeps_what_the_session_shows() -> None:
         "Confirm quorum still holds",
         "Restart the member",
     ]
-    assert state.step_status("confirm-quorum") == "entered"  # endpoint-status failed in it
+    assert state.step_status("confirm-quorum") == "failed"  # endpoint-status failed in it
     assert state.step_status("restart") == "done"
     assert {r: run_.status for r, run_ in state.runs.items()} == {
         "r1": "pass",
