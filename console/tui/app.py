@@ -54,10 +54,9 @@ from console.tui.screens import (
     help_sections,
 )
 from console.tui.themes import (
-    choose_theme,
     console_variable_defaults,
-    register_themes,
     save_theme,
+    start_themes,
     tones_for,
 )
 from console.tui.widgets import (
@@ -118,10 +117,7 @@ class ConsoleApp(App[str]):
         self._unsubscribe = workspace.incident.sink.subscribe(self._on_event)
         self.redactor = workspace.incident.redactor
         self._theme_ready = False  # set once mounted: later changes are the engineer's choice
-        self.theme_problems = register_themes(self)
-        choice = choose_theme(self, workspace.config.theme, self._theme_key())
-        self.theme_problems += choice.problems
-        self.theme = choice.name
+        self.theme_problems = start_themes(self, workspace.config.theme, self._theme_key())
 
     def _theme_key(self) -> str:
         """Where ``theme:`` is set, for messages: ``console.yaml:12``, or the default."""

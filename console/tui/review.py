@@ -56,6 +56,7 @@ from console.tui.review_export import (
     review_layout,
 )
 from console.tui.screens import TextScreen
+from console.tui.themes import DEFAULT_THEME, console_variable_defaults, start_themes
 from console.tui.widgets import STEP_MARK, ResultsTable, output_text, panel_text, shown
 
 FOLLOW_POLL_S = 0.25
@@ -96,6 +97,7 @@ class ReviewApp(App[str]):
         head: str | None = None,
     ) -> None:
         super().__init__()
+        self.theme_problems = start_themes(self, DEFAULT_THEME, "theme (default)")
         self.replay = replay
         self.redactor = redactor or Redactor()
         self.follow = follow
@@ -117,6 +119,10 @@ class ReviewApp(App[str]):
     def shown(self, text: str | None, *, one_line: bool = False) -> str:
         """Text from the log for the screen: redacted, controls as pictures."""
         return shown(self.redactor, text, one_line=one_line)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The console's own theme variables for themes that leave them out."""
+        return console_variable_defaults(self.current_theme)
 
     # -- layout ------------------------------------------------------------------------------
 

@@ -209,6 +209,15 @@ def save_theme(name: str, configured: str) -> None:
     tmp.replace(path)
 
 
+def start_themes(app: App[Any], configured: str, where: str) -> list[str]:
+    """Register the console's themes with ``app`` and switch to the one to start with (see
+    ``choose_theme``); the problems found, as lines for the screen."""
+    problems = register_themes(app)
+    choice = choose_theme(app, configured, where)
+    app.theme = choice.name
+    return problems + choice.problems
+
+
 def register_themes(app: App[Any], folder: Path = BUNDLED_THEMES) -> list[str]:
     """Register every theme of ``folder`` with ``app``; the problems found, as lines."""
     problems = ProblemList()
