@@ -34,9 +34,20 @@ def test_the_library_lints_clean_under_prod(tmp_path: Path) -> None:
     # A node for every role a runbook or catalog check selects, as a real inventory would have.
     selectors = [p.read_text() for p in (*RUNBOOKS, *(ROOT / "checks").glob("*.yaml"))]
     roles = sorted({m for text in selectors for m in re.findall(r"role=([A-Za-z0-9_.-]+)", text)})
+    # ... and for every label value a selector names (label.wave=1,2), nodes of each role carry it.
+    labels: dict[str, set[str]] = {}
+    for text in selectors:
+        for key, values in re.findall(r"label\.([A-Za-z0-9_.-]+)=([A-Za-z0-9_.,-]+)", text):
+            labels.setdefault(key, set()).update(values.split(","))
+    spread = max((len(v) for v in labels.values()), default=1)
+    entries = []
+    for role in roles:
+        for k in range(spread):
+            picked = {key: sorted(values)[k % len(values)] for key, values in labels.items()}
+            entries.append((role, picked))
     nodes = "".join(
-        f"  - {{name: n{i}, host: 127.0.0.{60 + i}, roles: [{role}]}}\n"
-        for i, role in enumerate(roles, start=1)
+        f"  - {{name: n{i}, host: 127.0.1.{i}, roles: [{role}], labels: {picked}}}\n"
+        for i, (role, picked) in enumerate(entries, start=1)
     )
     config = tmp_path / "console.yaml"
     config.write_text(

@@ -91,9 +91,14 @@ def test_the_partition_names_the_minority_side() -> None:
     )
     assert code == 0, data
     found = blocks(data)
-    assert failing_nodes(found["sides"]) == ['{instance="m4"}', '{instance="m5"}']
+    assert failing_nodes(found["sides"]) == [
+        'etcd_server_has_leader{instance="m4"}',
+        'etcd_server_has_leader{instance="m5"}',
+    ]
     assert failing_nodes(found["writes"]) == ["m4", "m5"]  # the minority refuses writes
-    assert failing_nodes(found["rejoined"]) == ['{instance="m4"}']  # m5 came back by itself
+    assert failing_nodes(found["rejoined"]) == [
+        'etcd_server_has_leader{instance="m4"}'
+    ]  # m5 came back by itself
     assert [n["node"] for n in found["restart"]["nodes"]] == ["m4"]
 
 
