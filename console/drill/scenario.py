@@ -12,9 +12,9 @@ A scenario is YAML::
     alerts: []                           # alerts firing at the start
     timeline:
       - at: 30s
-        say: "PagerDuty: EtcdMemberDown fired for m2"
+        say: "PagerDuty: etcdMembersDown fired for m2"
         set: [{name: etcd_server_has_leader, labels: {instance: m2}, value: 0}]
-        fire: [{alertname: EtcdMemberDown, labels: {instance: m2}}]
+        fire: [{alertname: etcdMembersDown, labels: {instance: m2}}]
     hand_injects:                        # fired by the facilitator, by name
       - name: m3-disk
         say: "m3 is now showing disk latency warnings"
@@ -26,7 +26,7 @@ A scenario is YAML::
         delay: 2s
         effects:
           set: [{name: etcd_server_has_leader, labels: {instance: m2}, value: 1}]
-          resolve: [EtcdMemberDown]
+          resolve: [etcdMembersDown]
     vars: {member: m2}                   # the runbook's variables on this scenario's path
     expected:                            # the path, in order; a mapping gives more than the id
       - quorum

@@ -68,7 +68,7 @@ def run(
 
 FIRED = AlertFiring(
     fingerprint="f",
-    alertname="EtcdMemberDown",
+    alertname="etcdMembersDown",
     source="drill",
     starts_at=datetime(2026, 11, 23, 3, 11, 55, tzinfo=UTC),  # 5s before it was seen
 )
@@ -95,7 +95,7 @@ def drill_log() -> list[Payload | tuple[int, Payload]]:
     ]
     timed += [(70, p) for p in run("uptime", "pass", 5)]
     timed += [(80, StepSkipped(step="hand-back", number=5, title="Hand back", reason="drill"))]
-    timed += [(95, AlertResolved(fingerprint="f", alertname="EtcdMemberDown", source="drill"))]
+    timed += [(95, AlertResolved(fingerprint="f", alertname="etcdMembersDown", source="drill"))]
     return timed  # type: ignore[return-value]
 
 
@@ -129,7 +129,7 @@ def test_debrief_figures_are_the_exports_with_where_they_come_from() -> None:
     assert mine["TTA"] == (55, "55s") and mine["TTR"] == (100, "1m40s")
     lines = result.lines()
     assert lines[0] == (
-        "figures (from impact started, inferred: EtcdMemberDown startsAt at 2026-11-23 03:11:55Z):"
+        "figures (from impact started, inferred: etcdMembersDown startsAt at 2026-11-23 03:11:55Z):"
     )
     tta, ttm, ttr = (
         next(x for x in lines if x.strip().startswith(n)) for n in ("TTA", "TTM", "TTR")
@@ -138,5 +138,5 @@ def test_debrief_figures_are_the_exports_with_where_they_come_from() -> None:
     # nothing was marked mitigated: no figure, and no silent fall-back to the alert resolving
     assert ttm.split()[1] == "n/a" and ttm.endswith("mitigated: not marked")
     assert ttr.endswith(
-        "resolved: inferred: last alert (EtcdMemberDown) resolved at 2026-11-23 03:13:35Z"
+        "resolved: inferred: last alert (etcdMembersDown) resolved at 2026-11-23 03:13:35Z"
     )

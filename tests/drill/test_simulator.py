@@ -73,7 +73,7 @@ def test_bundled_scenario_plays_out() -> None:
     assert sim.tick() == [] and sim.query("sum(etcd_server_has_leader)") == [({}, 3.0)]
     now.t = 6
     happened = sim.tick()
-    assert [a.alertname for a in happened[0].fired] == ["EtcdMemberDown"]
+    assert [a.alertname for a in happened[0].fired] == ["etcdMembersDown"]
     assert sim.query("sum(etcd_server_has_leader)") == [({}, 2.0)]
     down, _ = sim.respond("m2", "etcdctl endpoint status -w json")
     assert down.exit == 1 and "connection refused" in down.stderr
@@ -83,7 +83,7 @@ def test_bundled_scenario_plays_out() -> None:
     assert wrong.exit == 1 and effect is None
     restart, effect = sim.respond("m2", "systemctl restart etcd")
     assert restart.delay == 3 and effect is not None
-    assert [a.alertname for a in effect.resolved] == ["EtcdMemberDown"] and not sim.alerts
+    assert [a.alertname for a in effect.resolved] == ["etcdMembersDown"] and not sim.alerts
     assert sim.query("sum(etcd_server_has_leader)") == [({}, 3.0)]
     back, _ = sim.respond("m2", "etcdctl endpoint status -w json")
     assert back.exit == 0

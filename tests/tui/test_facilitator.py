@@ -77,7 +77,7 @@ async def test_facilitator_sees_what_comes_and_fires_a_hand_inject(
     said = [e.data.description for e in events if e.type == "drill.inject"]
     assert said[:4] == [
         "facilitator: skip to T+5s",
-        "The pager goes off: EtcdMemberDown (critical) for m2. You are on call.",
+        "The pager goes off: etcdMembersDown (critical) for m2. You are on call.",
         "facilitator: pause",
         "facilitator: m3 now shows disk latency warnings: losing it would lose quorum.",
     ]

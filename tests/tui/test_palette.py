@@ -35,7 +35,7 @@ from tests.tui.test_console import until
 RUNBOOK = """---
 id: member-down
 title: Member down
-alerts: [EtcdMemberDown]
+alerts: [etcdMembersDown]
 nodes: local
 vars:
   member:
@@ -100,7 +100,7 @@ def live_config(tmp_path: Path, alertmanager: Server) -> Path:
 async def test_silence_from_the_palette_is_in_alertmanager_and_the_journal(
     tmp_path: Path, alertmanager: Server
 ) -> None:
-    fire(alertmanager, alertname="EtcdMemberDown", instance="m3", job="palette-silence")
+    fire(alertmanager, alertname="etcdMembersDown", instance="m3", job="palette-silence")
     ws = await live_workspace(load_config(live_config(tmp_path, alertmanager)), title="m3 down")
     app = ConsoleApp(ws)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -128,7 +128,7 @@ async def test_silence_from_the_palette_is_in_alertmanager_and_the_journal(
         assert in_am["status"]["state"] == "active"
         assert (in_am["createdBy"], in_am["comment"]) == ("alice@bastion1", "m3 is being replaced")
         matchers = {(m["name"], m["value"]) for m in in_am["matchers"]}
-        labels = {("alertname", "EtcdMemberDown"), ("instance", "m3"), ("job", "palette-silence")}
+        labels = {("alertname", "etcdMembersDown"), ("instance", "m3"), ("job", "palette-silence")}
         assert matchers == labels
         starts = datetime.fromisoformat(in_am["startsAt"])
         ends = datetime.fromisoformat(in_am["endsAt"])
@@ -143,7 +143,7 @@ async def test_silence_from_the_palette_is_in_alertmanager_and_the_journal(
 async def test_variable_prefilled_from_the_alert_label_and_still_validated(
     tmp_path: Path, alertmanager: Server
 ) -> None:
-    fire(alertmanager, alertname="EtcdMemberDown", instance="m7", job="palette-prefill")
+    fire(alertmanager, alertname="etcdMembersDown", instance="m7", job="palette-prefill")
     loaded = load_config(live_config(tmp_path, alertmanager))
     ws = await live_workspace(loaded, title="m7 down")
     ws.runbook = ws.library.by_id("member-down")
@@ -158,7 +158,7 @@ async def test_variable_prefilled_from_the_alert_label_and_still_validated(
         prompt = app.screen
         assert prompt.query_one(Input).value == "m7"
         said = str(prompt.query_one("#filled-from", Static).render())
-        assert "EtcdMemberDown" in said and "instance=m7" in said
+        assert "etcdMembersDown" in said and "instance=m7" in said
         # the pattern still applies: a value typed over the alert's is refused and asked again
         await pilot.press("ctrl+u", *"node-7", "enter")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen != prompt)
@@ -180,15 +180,15 @@ async def test_palette_lists_runbooks_answering_the_page_first_and_opens_one(
         await until(pilot, lambda: app.telemetry is not None and bool(app.telemetry.firing))
         texts = [c.text for c in console_commands(app)]
         runbooks = [t for t in texts if t.startswith("Open runbook:")]
-        assert runbooks[0] == "Open runbook: etcd member down"  # answers EtcdMemberDown
+        assert runbooks[0] == "Open runbook: etcd member down"  # answers etcdMembersDown
         helps = {c.text: c.help for c in console_commands(app)}
-        assert "answers EtcdMemberDown" in helps[runbooks[0]]
+        assert "answers etcdMembersDown" in helps[runbooks[0]]
         assert "Go to block disk-free (check, step 2)" in texts
         assert {"Mark acknowledged", "Snapshot the panels", "Write a note"} <= set(texts)
         assert "Export the postmortem (md)" in texts
         # a drill has no Alertmanager: the silence says so, and nothing is journalled
         silences = [c for c in console_commands(app, "silence 20") if c.text.startswith("Sil")]
-        assert [c.text for c in silences] == ["Silence EtcdMemberDown for 20 minutes"]
+        assert [c.text for c in silences] == ["Silence etcdMembersDown for 20 minutes"]
         assert NO_SILENCES in silences[0].help
         silences[0].run()
         await until(pilot, lambda: any(NO_SILENCES in n.message for n in app._notifications))
@@ -218,7 +218,7 @@ async def test_palette_lists_runbooks_answering_the_page_first_and_opens_one(
         assert log is not None
         written = log.with_name(f"{log.stem}.postmortem.md")
         await until(pilot, written.exists)
-        assert "EtcdMemberDown" in written.read_text()
+        assert "etcdMembersDown" in written.read_text()
         await pilot.press("q")
 
 
@@ -320,7 +320,7 @@ def test_minutes_in_a_query() -> None:
 HOSTILE = """---
 id: hostile
 title: "[red]Red[/red] \\e]52;c;QQ==\\a"
-alerts: [EtcdMemberDown]
+alerts: [etcdMembersDown]
 ---
 # Hostile
 
@@ -387,7 +387,7 @@ class PromptHarness(App[None]):
 async def test_a_label_value_that_cannot_show_as_itself_is_not_prefilled(
     value: str, said: str
 ) -> None:
-    app = PromptHarness(AlertValue(value, "EtcdMemberDown", "instance"))
+    app = PromptHarness(AlertValue(value, "etcdMembersDown", "instance"))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         assert app.screen.query_one(Input).value == ""
