@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -47,8 +47,31 @@ _COMPARISON = re.compile(
 )
 
 
-class Comparison(Strict):
+class ShortForm(Strict):
+    """A model usually written in a short form (``"< 100"``, ``/regex/``), or in full as a
+    mapping that has its ``LONG_KEY``."""
+
+    LONG_KEY: ClassVar[str]
+
+    @classmethod
+    def parse(cls, value: Any) -> Self:
+        """The model ``value`` stands for, written in full or short (``ValueError`` if neither)."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict) and cls.LONG_KEY in value:
+            return cls.model_validate(value)
+        return cls.from_short(value)
+
+    @classmethod
+    def from_short(cls, value: Any) -> Self:
+        """The model from its short form."""
+        raise NotImplementedError
+
+
+class Comparison(ShortForm):
     """A numeric test like ``< 100``, ``>= 2`` or ``between 0 10`` (inclusive)."""
+
+    LONG_KEY = "op"
 
     op: Literal["<", "<=", ">", ">=", "==", "!=", "between"]
     a: float
@@ -56,12 +79,8 @@ class Comparison(Strict):
     text: str
 
     @classmethod
-    def parse(cls, value: Any) -> Comparison:
+    def from_short(cls, value: Any) -> Self:
         """Parse a comparison; a bare number means ``==``."""
-        if isinstance(value, Comparison):
-            return value
-        if isinstance(value, dict) and "op" in value:
-            return cls.model_validate(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return cls(op="==", a=float(value), text=f"== {value}")
         if not isinstance(value, str):
@@ -97,19 +116,17 @@ class Comparison(Strict):
         }[self.op]
 
 
-class TextMatch(Strict):
+class TextMatch(ShortForm):
     """A substring, or a regex when written ``/like this/``."""
+
+    LONG_KEY = "text"
 
     text: str
     regex: bool = False
 
     @classmethod
-    def parse(cls, value: Any) -> TextMatch:
+    def from_short(cls, value: Any) -> Self:
         """Parse a ``stdout``/``stderr``/``body`` expectation."""
-        if isinstance(value, TextMatch):
-            return value
-        if isinstance(value, dict) and "text" in value:
-            return cls.model_validate(value)
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ValueError(f"expected text or /regex/, got {value!r}")
         text = str(value)
