@@ -53,11 +53,33 @@ class YamlLimitError(yaml.MarkedYAMLError):
         super().__init__(problem=message, problem_mark=mark)
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (no yes/no/on/off) and bounded composition."""
+class _PyEvents(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's pure-Python reader, scanner and parser: only where PyYAML lacks libyaml."""
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+
+
+_EVENTS: type = getattr(yaml, "CParser", None) or _PyEvents
+"""Where parse events come from: libyaml (every PyYAML wheel has it) scans and parses about
+ten times faster than Python, and start-up reads every bundled runbook."""
+
+
+class _Loader(
+    yaml.composer.Composer, _EVENTS, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+):
+    """A safe loader with YAML 1.2 booleans (no yes/no/on/off) and bounded composition.
+
+    Events come from ``_EVENTS``; nodes are composed here, in Python, so every node is counted
+    against the limits before anything is built."""
+
+    def __init__(self, stream: str) -> None:
+        _EVENTS.__init__(self, stream)  # type: ignore[misc]
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
         self._depth = 0
         self._deepest = 0  # the deepest level reached since the innermost open anchor began
         self._nodes = 0
@@ -290,7 +312,8 @@ def load_yaml(
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = (mark.line + 1 if mark else 1) + line_offset
+        last = max(text.count("\n", 0, len(text.rstrip("\n"))), 0)  # at the end: its last line
+        line = (min(mark.line, last) + 1 if mark else 1) + line_offset
         reason = exc.problem or str(exc)
         if exc.context:
             reason = f"{exc.context}, {reason}"
@@ -346,7 +369,11 @@ def _reader_problem(
     exc: yaml.reader.ReaderError, text: str, file: str | Path, offset: int, sink: ProblemList
 ) -> None:
     """Record a character YAML refuses (control characters) at its line."""
-    line = text.count("\n", 0, max(exc.position, 0)) + 1 + offset
+    at = max(exc.position, 0)
+    if _EVENTS is _PyEvents:
+        line = text.count("\n", 0, at) + 1 + offset
+    else:  # libyaml counts bytes of UTF-8
+        line = text.encode("utf-8", "surrogatepass")[:at].count(b"\n") + 1 + offset
     message = f"bad YAML: control character U+{exc.character:04X} is not allowed"
     sink.add(file, line, message, code="yaml")
 

@@ -64,7 +64,7 @@ def test_duplicate_node_names_and_yaml_syntax(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.yaml", "profile: dev\nnodes: [\n")
     with pytest.raises(SourceError) as info:
         load_config(bad)
-    assert info.value.problems[0].line == 3
+    assert info.value.problems[0].line == 2  # the unclosed "[": the last line, not past it
     assert info.value.problems[0].message.startswith("bad YAML:")
 
 

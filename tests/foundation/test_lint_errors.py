@@ -53,7 +53,7 @@ CASES = [
         ```
         """,
         "#| expect: {exit: [0",
-        "bad YAML: while parsing a flow sequence, expected ',' or ']', but got '<stream end>'",
+        "bad YAML: while parsing a flow sequence, did not find expected ',' or ']'",
     ),
     (
         "unknown-option",

@@ -59,6 +59,17 @@ def assert_alias_problem(found: list[str], file: Path | str, line: int) -> None:
     ), found
 
 
+def test_a_control_character_is_named_at_its_line_after_multibyte_text(tmp_path: Path) -> None:
+    """libyaml reports where it stopped in bytes of UTF-8: the line must still be the one the
+    user sees, however many multibyte characters come before it."""
+    text = "---\nid: x\ntitle: Überwachung — résumé ✓✓✓\nowner: \x07bell\n---\n# X\n"
+    runbook, problems = parse_runbook(text, tmp_path / "rb.md")
+    assert runbook is None
+    assert f"{tmp_path / 'rb.md'}:4: bad YAML: control character U+0007 is not allowed" in [
+        str(p) for p in problems
+    ]
+
+
 # --- item 8: alias bombs ---------------------------------------------------------------------
 
 
