@@ -77,7 +77,7 @@ def url_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 class Strict(BaseModel):
     """Base for config sections: unknown keys are errors, so typos never pass silently."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 class TLSSettings(Strict):
@@ -272,7 +272,7 @@ class Config(Strict):
 class LoadedConfig(BaseModel):
     """A validated config and where it came from."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(defer_build=True, arbitrary_types_allowed=True)
     config: Config
     path: Path | None
     sha256: str | None

@@ -69,7 +69,7 @@ _METRIC = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 class Strict(BaseModel):
     """Base: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class SimNode(Strict):

@@ -35,7 +35,7 @@ class Payload(BaseModel):
     """Base of every event payload. ``TYPE`` is the event's ``type``; ``DECISION`` events are
     fsynced before ``emit`` returns (write-ahead)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
     TYPE: ClassVar[str] = ""
     DECISION: ClassVar[bool] = False
     # The ``describe`` text of a payload that needs no logic for it: ``str.format`` fields
@@ -254,7 +254,7 @@ class AlertResolved(AlertPayload):
 class PanelValue(BaseModel):
     """One panel's state at the moment of a snapshot."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
     title: str
     kind: str
     state: str  # healthy | degraded | lost | ok | warn | crit | stale | unknown
@@ -539,7 +539,7 @@ class ErrorRecorded(Payload):
 class Event(BaseModel):
     """One line of the incident log: the envelope and its typed payload."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
     v: int = SCHEMA_VERSION
     seq: int = Field(ge=0)
     ts: str

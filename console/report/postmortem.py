@@ -46,7 +46,7 @@ _TIMELINE_SKIP = (BlockOutput, OutputTruncated, NodeResult)
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
 
 class MilestoneRow(_Model):

@@ -47,7 +47,7 @@ CATALOG_OPTION_KEYS = ("on", "timeout", "expect", "within", "every")
 class CatalogCheck(BaseModel):
     """One named check of the catalog."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     name: str
     lang: str
@@ -68,7 +68,7 @@ class CatalogCheck(BaseModel):
 class Catalog(BaseModel):
     """Every catalog check, by its ``file/name``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
     checks: dict[str, CatalogCheck] = Field(default_factory=dict)
 
     def resolve(self, block: Block) -> Block:

@@ -37,7 +37,7 @@ Kind = Literal["check", "action"]
 class Strict(BaseModel):
     """Base: unknown keys are errors; models are immutable once parsed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 # -- expectations ----------------------------------------------------------------------------
@@ -186,7 +186,7 @@ class SameExpect(Strict):
     json_path: str | None = Field(default=None, alias="json")
     regex: str | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
     def _check(self) -> SameExpect:
@@ -231,7 +231,7 @@ class Expect(Strict):
     json_: list[JsonExpect] | None = Field(default=None, alias="json")
     same: SameExpect | None = None
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="allow", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
     def _known_keys(self) -> Expect:
@@ -438,7 +438,7 @@ def _var_spec(value: Any) -> Any:
 class FrontMatter(BaseModel):
     """A runbook's YAML front matter. Custom metadata goes under keys starting ``x-``."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="allow", frozen=True)
 
     id: str | None = Field(default=None, pattern=ID_PATTERN)
     title: str | None = None

@@ -23,7 +23,7 @@ RUNBOOK_ANNOTATIONS = ("runbook_url", "runbook")
 class Alert(BaseModel):
     """One active alert, as the console shows and journals it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
     fingerprint: str
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -88,7 +88,7 @@ def label_fingerprint(labels: dict[str, str]) -> str:
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
 
 class _Labelled(_Lenient):

@@ -23,12 +23,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from console.config import Config
 from console.journal.events import MetricSnapshot, Payload, SourceDown, SourceUp
 from console.journal.sink import EventSink
 from console.source_errors import SourceUnavailable, TelemetryError
-from console.telemetry.alertmanager import AlertmanagerSource
 from console.telemetry.alerts import Alert
 from console.telemetry.panels import (
     AlertsModel,
@@ -39,10 +39,12 @@ from console.telemetry.panels import (
     Series,
     build_panel,
 )
-from console.telemetry.prometheus import PrometheusSource
-from console.telemetry.silences import Silences
 from console.telemetry.source import MetricSource
 from console.telemetry.state import SourceHealth, TelemetryState
+
+if TYPE_CHECKING:  # the HTTP sources import httpx: only when a real source is built
+    from console.telemetry.alertmanager import AlertmanagerSource
+    from console.telemetry.silences import Silences
 
 MIN_REFRESH = 0.1
 PROBE_QUERY = "time()"
@@ -80,12 +82,20 @@ class TelemetryPoller:
         self.refresh = max(config.refresh, MIN_REFRESH)
         self.sink = sink
         if prometheus is None and config.prometheus is not None:
+            from console.telemetry.prometheus import PrometheusSource
+
             prometheus = PrometheusSource(config.prometheus)
         if alertmanager is None and config.alertmanager is not None:
+            from console.telemetry.alertmanager import AlertmanagerSource
+
             alertmanager = AlertmanagerSource(config.alertmanager)
         self.prometheus = prometheus
         self.alertmanager = alertmanager
-        self.silences: Silences | None = Silences(alertmanager, sink) if alertmanager else None
+        self.silences: Silences | None = None
+        if alertmanager is not None:
+            from console.telemetry.silences import Silences
+
+            self.silences = Silences(alertmanager, sink)
         """Silence operations; ``None`` without an Alertmanager (Prometheus cannot silence)."""
         self.panels: list[PanelModel] = [build_panel(p, self.refresh) for p in config.panels]
         self._clock = clock

@@ -28,7 +28,7 @@ class InvalidSilence(ConsoleError, ValueError):
 class Matcher(BaseModel):
     """One label matcher, spelled as Alertmanager's API spells it."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
     name: str
     value: str
     isRegex: bool = False
@@ -42,7 +42,7 @@ class Matcher(BaseModel):
 class Silence(BaseModel):
     """A silence as Alertmanager lists it."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore", populate_by_name=True)
     id: str
     matchers: list[Matcher]
     starts_at: datetime = Field(alias="startsAt")

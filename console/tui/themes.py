@@ -74,7 +74,7 @@ Colour = Annotated[str, AfterValidator(_colour)]
 class ThemeFile(BaseModel):
     """One file of ``themes/``: the fields of ``textual.theme.Theme`` the console uses."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     dark: bool
