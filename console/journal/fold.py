@@ -9,7 +9,7 @@ strange log: what does not fit is kept in ``problems`` with its seq.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from console.journal.chain import GENESIS
@@ -113,6 +113,15 @@ class BlockRun:
         """The node's record in this run, created on first use."""
         return self.nodes.setdefault(name, NodeRun(name))
 
+    def copy(self) -> BlockRun:
+        """A copy that can change without changing this run (the recorded events are shared:
+        they never change)."""
+        nodes = {
+            name: NodeRun(name, node.chunks.copy(), node.truncated.copy(), node.result)
+            for name, node in self.nodes.items()
+        }
+        return replace(self, nodes=nodes, confirmations=self.confirmations.copy())
+
 
 @dataclass
 class StepState:
@@ -177,6 +186,9 @@ class IncidentState:
     head: str = GENESIS
     events: int = 0
     problems: list[tuple[int, str]] = field(default_factory=list)
+    _owned: set[str] = field(default_factory=set, repr=False, compare=False)
+    """Runs this state made or copied itself, so it may change them in place; the others are
+    shared with a copy of the state (see ``share_runs``) and are copied before a change."""
 
     @property
     def title(self) -> str:
@@ -219,11 +231,27 @@ class IncidentState:
         if handler is not None:
             handler(self, event)
 
-    def _run(self, event: Event, run: str) -> BlockRun | None:
-        found = self.runs.get(run)
-        if found is None:
-            self.problems.append((event.seq, f"{event.type} for run {run!r}, which never started"))
+    def share_runs(self) -> dict[str, BlockRun]:
+        """The runs, for a copy of this state to share: from now on neither side changes a
+        shared run in place, each copies it first. A copy of a big incident then costs a dict of
+        references instead of every run's records (``review`` copies states as it moves)."""
+        self._owned.clear()
+        return self.runs.copy()
+
+    def _writable(self, run: str) -> BlockRun:
+        """Run ``run``, safe to change: copied first if it is shared with another state."""
+        found = self.runs[run]
+        if run not in self._owned:
+            found = self.runs[run] = found.copy()
+            self._owned.add(run)
         return found
+
+    def _run(self, event: Event, run: str) -> BlockRun | None:
+        """Run ``run`` to change for ``event``; ``None`` (a problem noted) if it never started."""
+        if run not in self.runs:
+            self.problems.append((event.seq, f"{event.type} for run {run!r}, which never started"))
+            return None
+        return self._writable(run)
 
 
 def fold(events: Iterable[Event]) -> IncidentState:
@@ -247,9 +275,9 @@ def _opened(state: IncidentState, event: Event) -> None:
 def _resumed(state: IncidentState, event: Event) -> None:
     assert isinstance(event.data, IncidentResumed)
     if event.data.after_crash:
-        for run in state.runs.values():
+        for run_id, run in list(state.runs.items()):
             if run.status == "running":
-                run.interrupted_seq = event.seq
+                state._writable(run_id).interrupted_seq = event.seq
 
 
 def _closed(state: IncidentState, event: Event) -> None:
@@ -343,6 +371,7 @@ def _block_started(state: IncidentState, event: Event) -> None:
         state.problems.append((event.seq, f"run {data.run!r} started twice"))
     confirmed = state.confirmed_early.pop(data.run, [])
     state.runs[data.run] = BlockRun(_rec(event, data), confirmations=confirmed)
+    state._owned.add(data.run)
     step = data.step or state.current_step
     if step is not None and step in state.steps:
         state.steps[step].runs.append(data.run)
@@ -352,7 +381,7 @@ def _confirmed(state: IncidentState, event: Event) -> None:
     data = event.data
     assert isinstance(data, ActionConfirmed)
     if data.run in state.runs:
-        state.runs[data.run].confirmations.append(_rec(event, data))
+        state._writable(data.run).confirmations.append(_rec(event, data))
     else:
         state.confirmed_early.setdefault(data.run, []).append(_rec(event, data))
 
@@ -414,9 +443,9 @@ def _fault(state: IncidentState, event: Event) -> None:
     data = event.data
     assert isinstance(data, JournalFault)
     failed = set(data.failed_seqs)
-    for run in state.runs.values():
+    for run_id, run in list(state.runs.items()):
         if run.started.seq in failed:
-            run.not_run_seq = event.seq
+            state._writable(run_id).not_run_seq = event.seq
 
 
 # Events kept in order in a list of ``IncidentState`` (its field named here), before any

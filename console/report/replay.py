@@ -104,7 +104,12 @@ def copy_state(value: Any) -> Any:
     if not dataclasses.is_dataclass(value):
         raise TypeError(f"copy_state: cannot copy a {kind.__name__}")
     fields = value.__dict__.copy()
+    if isinstance(value, IncidentState):  # its runs are shared, copied on change (share_runs)
+        fields["runs"] = value.share_runs()
+        fields["_owned"] = set()
     for name, item in fields.items():
+        if name == "runs" and kind is IncidentState:
+            continue
         inner = type(item)
         if inner in _SHARED:
             continue

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -288,6 +290,32 @@ def test_copy_state_is_independent_and_refuses_unknown_kinds() -> None:
     assert half == fold(events[:20]) and copied == fold(events)
     with pytest.raises(TypeError, match="cannot copy"):
         copy_state(object())
+
+
+def test_a_copy_and_its_original_go_on_apart_though_they_share_block_runs() -> None:
+    """Block runs are shared between a state and its copy and copied on change: folding on
+    from either side, at any point, never shows in the other."""
+    events = read_log(EXAMPLE_LOG).events
+    for cut in range(1, len(events)):
+        original = fold(events[:cut])
+        copied = copy_state(original)
+        for event in events[cut:]:
+            original.apply(event)
+        assert copied == fold(events[:cut])
+        for event in events[cut:]:
+            copied.apply(event)
+        assert original == copied == fold(events)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=40))
+def test_the_state_at_any_entry_in_any_order_is_the_fold_up_to_it(moves: list[int]) -> None:
+    events = read_log(EXAMPLE_LOG).events
+    replay = LogReplay(EXAMPLE_LOG, every=3)
+    replay.refresh()
+    for move in moves:
+        i = move % len(events)
+        assert replay.state_at(i) == fold(events[: i + 1])
 
 
 def test_remarks_path_is_beside_the_log(tmp_path: Path) -> None:
