@@ -8,7 +8,6 @@ test), and a trainee who hands leadership to the slow member itself is refused a
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import yaml
@@ -19,8 +18,7 @@ from console.drill.scenario import load_scenario
 from console.drill.series import SCRAPE_INTERVAL
 from console.drill.simulator import SimAlert, Simulator
 from tests.drill.test_scenario_path import run
-from tests.foundation.test_shipped_rules import alert_names
-from tests.servers import binary
+from tests.foundation.test_shipped_rules import alert_names, assert_promtool_tests_pass
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "console" / "data" / "scenarios" / "etcd-slow.yaml"
@@ -88,16 +86,7 @@ def test_the_pages_fire_from_the_series_under_the_shipped_rules(tmp_path: Path) 
             }
         ],
     }
-    path = tmp_path / "test.yml"
-    path.write_text(yaml.safe_dump(test))
-    result = subprocess.run(
-        [binary("promtool", "prometheus"), "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
+    assert_promtool_tests_pass(tmp_path, yaml.safe_dump(test))
 
 
 def test_leadership_handed_to_the_slow_member_itself_is_refused() -> None:
