@@ -63,6 +63,28 @@ def differential_store() -> SeriesStore:
             "http_request_duration_seconds_count", {"instance": node}, 0, value=0, slope=slopes[3]
         )
         s.set("http_request_duration_seconds_sum", {"instance": node}, 0, value=0, slope=1.7)
+    # etcd's disk histograms as the etcd-slow runbook and scenario query them: m1's disk turns
+    # slow at 1200s, and leadership moves from m1 to m2 at 1800s
+    fast = {"0.008": 38, "0.128": 39.6, "0.512": 40, "1.024": 40, "+Inf": 40}
+    slow = {"0.008": 4, "0.128": 20, "0.512": 39.2, "1.024": 40}
+    for node in ("m1", "m2", "m3"):
+        for metric in ("wal_fsync", "backend_commit"):
+            name = f"etcd_disk_{metric}_duration_seconds"
+            for le, slope in fast.items():
+                labels = {"instance": node, "job": "etcd", "le": le}
+                s.set(f"{name}_bucket", labels, 0, value=1e6 * slope, slope=slope)
+            s.set(f"{name}_count", {"instance": node, "job": "etcd"}, 0, value=4e7, slope=40)
+            s.set(f"{name}_sum", {"instance": node, "job": "etcd"}, 0, value=2e5, slope=0.2)
+        s.set("etcd_server_is_leader", {"instance": node}, 0, value=int(node == "m1"))
+        s.set("etcd_server_is_leader", {"instance": node}, 1800, value=int(node == "m2"))
+        s.set("etcd_server_leader_changes_seen_total", {"instance": node}, 0, value=1)
+        s.set("etcd_server_leader_changes_seen_total", {"instance": node}, 1800, value=2)
+    for le, slope in slow.items():
+        labels = {"instance": "m1", "job": "etcd", "le": le}
+        s.set("etcd_disk_wal_fsync_duration_seconds_bucket", labels, 1200, slope=slope)
+    s.set(
+        "etcd_disk_wal_fsync_duration_seconds_sum", {"instance": "m1", "job": "etcd"}, 1200, slope=9
+    )
     for node, free, slope in (("m1", 5e10, -1e6), ("m2", 8e10, -2e5)):
         labels = {"instance": node, "mountpoint": "/"}
         s.set("node_filesystem_avail_bytes", labels, 0, value=free, slope=slope)

@@ -1,20 +1,15 @@
 """The DLQ pack's shipped RabbitMQ rules (``runbooks/rules/rabbitmq.yml``).
 
-They carry awesome-prometheus-alerts' names, real promtool accepts them and fires the paging ones
-from series, every alert names a bundled runbook, and ``lint --rules`` reports full coverage.
+They carry awesome-prometheus-alerts' names and real promtool fires the paging ones from
+series. That promtool accepts the file, every alert names a bundled runbook and ``lint --rules``
+reports full coverage is ``test_shipped_rules.py``'s job, as for every rule file.
 """
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from console.cli import cli
-from console.errors import ProblemList
-from console.runbook.rules import read_rules
-from tests.servers import binary
+from tests.foundation.test_shipped_rules import alert_names, assert_promtool_tests_pass
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "runbooks" / "rules" / "rabbitmq.yml"
@@ -63,35 +58,9 @@ tests:
 """
 
 
-def test_promtool_accepts_the_rules_and_fires_the_paging_alerts(tmp_path: Path) -> None:
-    promtool = binary("promtool", "prometheus")
-    check = subprocess.run(
-        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
-    test = tmp_path / "test.yml"
-    test.write_text(PROMTOOL_TEST.format(rules=RULES))
-    fired = subprocess.run(
-        [promtool, "test", "rules", str(test)], capture_output=True, text=True, timeout=60
-    )
-    assert fired.returncode == 0, fired.stdout + fired.stderr
+def test_promtool_fires_the_paging_alerts(tmp_path: Path) -> None:
+    assert_promtool_tests_pass(tmp_path, PROMTOOL_TEST.format(rules=RULES))
 
 
-def test_the_names_are_the_public_ones_and_each_names_a_bundled_runbook() -> None:
-    problems = ProblemList()
-    rules = read_rules(RULES, problems)
-    assert not problems, [str(p) for p in problems]
-    assert {r.alert for r in rules} == SHIPPED
-    for rule in rules:
-        url = rule.annotations["runbook_url"]
-        assert (ROOT / url).is_file(), f"{rule.alert} -> {url}"
-
-
-def test_lint_rules_prints_full_coverage() -> None:
-    result = CliRunner().invoke(
-        cli,
-        ["lint", str(ROOT / "runbooks"), str(ROOT / "checks"), "--rules", str(RULES)],
-        env={"INCIDENT_CONSOLE_CONFIG": ""},
-    )
-    assert result.exit_code == 0, result.output
-    assert f"coverage: {len(SHIPPED)}/{len(SHIPPED)} alerts have a runbook" in result.output
+def test_the_names_are_the_public_ones() -> None:
+    assert alert_names(RULES) == SHIPPED

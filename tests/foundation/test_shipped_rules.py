@@ -4,6 +4,11 @@ They carry the alert names of the public rule sets (the etcd mixin, awesome-prom
 real Prometheus tooling accepts them (``promtool check rules`` and, for the paging alerts,
 ``promtool test rules`` with series that must fire them), every alert has a ``runbook_url``,
 and ``lint --rules`` on them reports full coverage by the bundled runbooks.
+
+This file owns the checks every rule file gets (parametrised over ``runbooks/rules/*.yml``, so
+a new file is covered by adding it) and the helpers the per-system tests use for their own
+``promtool test rules`` units and alert names (``test_postgres_rules.py``,
+``test_rabbitmq_rules.py``, ``tests/library/test_quorum_runbooks.py``).
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from console.cli import cli
 from console.errors import ProblemList
-from console.runbook.rules import read_rules
+from console.runbook.rules import AlertRule, read_rules
 from tests.servers import binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,66 +48,93 @@ ETCD_MIXIN = {
 }
 
 
-def alert_names(path: Path) -> set[str]:
+def alert_rules(path: Path) -> list[AlertRule]:
+    """The alerting rules of a shipped rule file, which must read without a problem."""
     problems = ProblemList()
     rules = read_rules(path, problems)
     assert not problems, [str(p) for p in problems]
-    return {r.alert for r in rules}
+    return rules
 
 
-def test_promtool_accepts_every_shipped_rule_file() -> None:
-    names = {p.name for p in RULES}
-    assert {"dlq.yml", "etcd-awesome.yml", "etcd.yml", "redis.yml"} <= names
-    result = subprocess.run(
-        [binary("promtool", "prometheus"), "check", "rules", *map(str, RULES)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+def alert_names(path: Path) -> set[str]:
+    """The distinct alert names of a shipped rule file."""
+    return {r.alert for r in alert_rules(path)}
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    """Debian's promtool (prometheus package) run with ``args``."""
+    return subprocess.run(
+        [binary("promtool", "prometheus"), *args], capture_output=True, text=True, timeout=120
     )
+
+
+def assert_promtool_tests_pass(tmp_path: Path, unit_test: str) -> None:
+    """``promtool test rules`` on the YAML ``unit_test``: every alert fires (or stays silent)
+    at its ``eval_time`` with exactly the expected labels and annotations."""
+    path = tmp_path / "promtool-test.yml"
+    path.write_text(unit_test)
+    result = promtool("test", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("SUCCESS") == len(RULES)
+    assert "SUCCESS" in result.stdout
+
+
+def assert_fully_covered(*paths: Path) -> None:
+    """``lint --rules`` on ``paths`` with the bundled runbooks: every alert has a runbook."""
+    args = ["lint", str(ROOT / "runbooks"), str(ROOT / "checks")]
+    for path in paths:
+        args += ["--rules", str(path)]
+    result = CliRunner().invoke(cli, args, env={"INCIDENT_CONSOLE_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+    total = len(set().union(*map(alert_names, paths)))
+    assert f"coverage: {total}/{total} alerts have a runbook" in result.stdout
+    assert "no runbook" not in result.stdout
+
+
+def test_the_shipped_rule_files() -> None:
+    names = {p.name for p in RULES}
+    expected = {"dlq", "etcd-awesome", "etcd", "node", "postgres", "rabbitmq", "redis"}
+    assert {f"{name}.yml" for name in expected} <= names
+
+
+@pytest.mark.parametrize("rules", RULES, ids=lambda p: p.name)
+def test_promtool_accepts_every_rule(rules: Path) -> None:
+    result = promtool("check", "rules", str(rules))
+    assert result.returncode == 0, result.stdout + result.stderr
+    count = sum(len(group["rules"]) for group in yaml.safe_load(rules.read_text())["groups"])
+    assert f"SUCCESS: {count} rules found" in result.stdout
+
+
+@pytest.mark.parametrize("rules", RULES, ids=lambda p: p.name)
+def test_every_alert_has_a_runbook_url_naming_a_bundled_runbook(rules: Path) -> None:
+    for rule in alert_rules(rules):
+        url = rule.annotations.get("runbook_url", "")
+        folder, _, name = url.rpartition("/")
+        assert folder == "runbooks", f"{rules.name}: {rule.alert} -> {url!r}"
+        assert (ROOT / "runbooks" / name).is_file(), f"{rules.name}: {rule.alert} -> {url!r}"
+
+
+@pytest.mark.parametrize("rules", RULES, ids=lambda p: p.name)
+def test_lint_rules_is_full_coverage_with_and_without_runbook_urls(
+    rules: Path, tmp_path: Path
+) -> None:
+    """Stripped of runbook_url, the rules are still covered: each runbook lists its alerts."""
+    data = yaml.safe_load(rules.read_text())
+    for group in data["groups"]:
+        for rule in group["rules"]:
+            rule.get("annotations", {}).pop("runbook_url", None)
+    stripped = tmp_path / rules.name
+    stripped.write_text(yaml.safe_dump(data))
+    assert_fully_covered(rules)
+    assert_fully_covered(stripped)
+
+
+def test_lint_rules_on_every_shipped_file_at_once_is_full_coverage() -> None:
+    assert_fully_covered(*RULES)
+    assert len(set().union(*map(alert_names, RULES))) >= 63
 
 
 def test_the_etcd_file_carries_the_mixin_names() -> None:
     assert alert_names(ROOT / "runbooks" / "rules" / "etcd.yml") == ETCD_MIXIN
-
-
-def test_every_alert_has_a_runbook_url_naming_a_bundled_runbook() -> None:
-    runbooks = {p.name for p in (ROOT / "runbooks").glob("*.md")}
-    for path in RULES:
-        problems = ProblemList()
-        for rule in read_rules(path, problems):
-            url = rule.annotations.get("runbook_url", "")
-            assert url.rsplit("/", 1)[-1] in runbooks, f"{path.name}: {rule.alert} -> {url!r}"
-
-
-def test_lint_rules_on_the_shipped_rules_is_full_coverage() -> None:
-    args = ["lint", str(ROOT / "runbooks"), str(ROOT / "checks")]
-    for path in RULES:
-        args += ["--rules", str(path)]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    total = len(set().union(*map(alert_names, RULES)))
-    assert f"coverage: {total}/{total} alerts have a runbook" in result.stdout
-    assert total >= 43  # etcd (mixin and awesome names), DLQ, Redis at least
-    assert "no runbook" not in result.stdout
-
-
-def test_coverage_comes_from_alerts_lists_alone(tmp_path: Path) -> None:
-    """Stripped of runbook_url, the rules are still covered: each runbook lists its alerts."""
-    args = ["lint", str(ROOT / "runbooks"), str(ROOT / "checks")]
-    for path in RULES:
-        data = yaml.safe_load(path.read_text())
-        for group in data["groups"]:
-            for rule in group["rules"]:
-                rule["annotations"].pop("runbook_url")
-        stripped = tmp_path / path.name
-        stripped.write_text(yaml.safe_dump(data))
-        args += ["--rules", str(stripped)]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    total = len(set().union(*map(alert_names, RULES)))
-    assert f"coverage: {total}/{total} alerts have a runbook" in result.stdout
 
 
 PROMTOOL_TEST = """\
@@ -151,12 +184,4 @@ tests:
 
 def test_the_paging_etcd_alerts_fire_under_their_names(tmp_path: Path) -> None:
     rules = ROOT / "runbooks" / "rules" / "etcd.yml"
-    test = tmp_path / "test.yml"
-    test.write_text(textwrap.dedent(PROMTOOL_TEST).format(rules=rules))
-    result = subprocess.run(
-        [binary("promtool", "prometheus"), "test", "rules", str(test)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_promtool_tests_pass(tmp_path, textwrap.dedent(PROMTOOL_TEST).format(rules=rules))

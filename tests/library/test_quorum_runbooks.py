@@ -4,14 +4,14 @@ Each bundled scenario passing its runbook is ``tests/drill/test_scenario_path.py
 the runbooks lint clean under a ``prod`` config, the paths that must stop do stop (a restart
 that does not rejoin halts the rollout, a damaged data dir keeps a member down), an operator's
 own ``checks/quorum.yaml`` turns the same runbook into another system's, and the node rules
-are accepted by promtool, fire under their names and are fully covered.
+carry upstream's names, point at their runbooks and fire under their names (promtool accepting
+them and lint's full coverage are ``tests/foundation/test_shipped_rules.py``'s, for every file).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
-from console.errors import ProblemList
-from console.runbook.rules import read_rules
-from tests.servers import binary
+from tests.foundation.test_shipped_rules import (
+    alert_names,
+    alert_rules,
+    assert_promtool_tests_pass,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"
@@ -257,39 +259,10 @@ def test_the_leader_unstable_runbook_points_at_the_slow_disk() -> None:
     assert all(b["kind"] == "check" for b in found.values())  # it changes nothing
 
 
-def alert_names(path: Path) -> set[str]:
-    problems = ProblemList()
-    rules = read_rules(path, problems)
-    assert not problems, [str(p) for p in problems]
-    return {r.alert for r in rules}
-
-
 def test_the_node_rules_carry_upstream_names_and_point_at_their_runbooks() -> None:
     assert alert_names(NODE_RULES) == set(NODE_ALERTS)
-    problems = ProblemList()
-    for rule in read_rules(NODE_RULES, problems):
+    for rule in alert_rules(NODE_RULES):
         assert rule.annotations["runbook_url"] == f"runbooks/{NODE_ALERTS[rule.alert]}.md"
-    result = subprocess.run(
-        [binary("promtool", "prometheus"), "check", "rules", str(NODE_RULES)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 9 rules found" in result.stdout
-
-
-def test_lint_rules_covers_every_node_alert_by_the_alerts_lists(tmp_path: Path) -> None:
-    stripped = tmp_path / "node.yml"
-    stripped.write_text(
-        "\n".join(line for line in NODE_RULES.read_text().splitlines() if "runbook_url" not in line)
-    )
-    for rules in (NODE_RULES, stripped):
-        result = CliRunner().invoke(
-            cli, ["lint", str(RUNBOOKS), str(ROOT / "checks"), "--rules", str(rules)]
-        )
-        assert result.exit_code == 0, result.output
-        assert "coverage: 9/9 alerts have a runbook" in result.stdout
 
 
 PROMTOOL_TEST = """\
@@ -339,12 +312,4 @@ tests:
 
 
 def test_the_paging_host_alerts_fire_under_their_names(tmp_path: Path) -> None:
-    test = tmp_path / "test.yml"
-    test.write_text(PROMTOOL_TEST.format(rules=NODE_RULES))
-    result = subprocess.run(
-        [binary("promtool", "prometheus"), "test", "rules", str(test)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_promtool_tests_pass(tmp_path, PROMTOOL_TEST.format(rules=NODE_RULES))
