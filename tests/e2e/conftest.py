@@ -27,14 +27,21 @@ def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
 
 @pytest.fixture(scope="module")
 def nodes(etcd: EtcdCluster) -> Iterator[SshdCluster]:
-    env = "".join(
-        f"Match LocalAddress {address}\n"
-        f"  SetEnv ETCDCTL_API=3 ETCDCTL_ENDPOINTS={member.endpoint} ETCDCTL_DIAL_TIMEOUT=2s\n"
-        for address, member in zip(ADDRESSES, etcd.members, strict=True)
-    )
-    cluster = SshdCluster.start(ADDRESSES, extra_config=env)
+    cluster = etcd_nodes(etcd)
     yield cluster
     cluster.stop()
+
+
+def etcd_nodes(etcd: EtcdCluster, bin_dirs: list[Path] | None = None) -> SshdCluster:
+    """sshd on ``ADDRESSES``, one node per member, whose etcdctl points at its own member;
+    ``bin_dirs`` (one per member) come first on the nodes' PATH (stand-ins for their tools)."""
+    env = "".join(
+        f"Match LocalAddress {address}\n"
+        f"  SetEnv ETCDCTL_API=3 ETCDCTL_ENDPOINTS={member.endpoint} ETCDCTL_DIAL_TIMEOUT=2s"
+        + (f" PATH={bin_dirs[i]}:/usr/local/bin:/usr/bin:/bin\n" if bin_dirs else "\n")
+        for i, (address, member) in enumerate(zip(ADDRESSES, etcd.members, strict=True))
+    )
+    return SshdCluster.start(ADDRESSES, extra_config=env)
 
 
 @pytest.fixture(scope="module")
