@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.e2e.etcd_cluster import EtcdCluster, start_cluster
 from tests.execute.sshd import SshdCluster
-from tests.servers import Server, binary, free_port, wait_until
+from tests.servers import Server, prometheus_server, prometheus_value, running, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDRESSES = ["127.0.0.31", "127.0.0.32", "127.0.0.33"]
@@ -46,40 +45,16 @@ def etcd_nodes(etcd: EtcdCluster, bin_dirs: list[Path] | None = None) -> SshdClu
 
 @pytest.fixture(scope="module")
 def prometheus(etcd: EtcdCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("prom")
-    targets = ", ".join(f"'127.0.0.1:{m.client_port}'" for m in etcd.members)
-    (tmp / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: etcd\n    static_configs: [{{targets: [{targets}]}}]\n"
-    )
-    (tmp / "data").mkdir()
-    port = free_port()
-    server = Server(
-        [
-            binary("prometheus", "prometheus"),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        f"http://127.0.0.1:{port}",
-        tmp / "prometheus.log",
-    )
-    server.start()
-    wait_until(lambda: leaders(server.url) == 3, 30, "Prometheus to scrape 3 etcd members")
-    yield server
-    server.stop()
+    targets = [f"127.0.0.1:{m.client_port}" for m in etcd.members]
+    server = prometheus_server(tmp_path_factory.mktemp("prom"), {"etcd": targets})
+    with running(server):
+        wait_until(lambda: leaders(server.url) == 3, 30, "Prometheus to scrape 3 etcd members")
+        yield server
 
 
 def leaders(url: str) -> float | None:
-    try:
-        reply = httpx.get(
-            f"{url}/api/v1/query", params={"query": "sum(etcd_server_has_leader)"}, timeout=1
-        ).json()
-        result = reply["data"]["result"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
-    return float(result[0]["value"][1]) if result else None
+    """How many members Prometheus last saw with a leader."""
+    return prometheus_value(url, "sum(etcd_server_has_leader)")
 
 
 def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
@@ -98,8 +73,8 @@ def node_config(
     profile: str = "prod",
     extra: str = "",
 ) -> Path:
-    """A config with ``entries`` (name, address, role) as nodes behind ``nodes``' sshd, the
-    bundled runbooks and checks, and a journal under ``tmp``."""
+    """A config with ``entries`` (name, address, roles: one, or several as ``"a, b"``) as nodes
+    behind ``nodes``' sshd, the bundled runbooks and checks, and a journal under ``tmp``."""
     lines = "".join(
         f"  - {{name: {name}, host: {address}, port: {nodes.port}, user: {nodes.user}, "
         f"roles: [{role}]}}\n"

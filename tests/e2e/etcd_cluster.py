@@ -110,16 +110,24 @@ class EtcdCluster:
         member.process = None
         member.pidfile.unlink(missing_ok=True)
 
-    def healthy(self, endpoints: str | None = None) -> bool:
-        etcdctl = binary("etcdctl", "etcd-client")
-        out = subprocess.run(
-            [etcdctl, "--endpoints", endpoints or self.endpoints, "endpoint", "health"],
+    def etcdctl(self, *args: str, endpoints: str | None = None) -> subprocess.CompletedProcess[str]:
+        """``etcdctl args`` against every member (or ``endpoints``)."""
+        return subprocess.run(
+            [binary("etcdctl", "etcd-client"), "--endpoints", endpoints or self.endpoints, *args],
             capture_output=True,
             text=True,
-            env={**os.environ, "ETCDCTL_API": "3"},
-            timeout=20,
+            env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
+            timeout=30,
         )
-        return out.returncode == 0
+
+    def ctl(self, *args: str, endpoints: str | None = None) -> str:
+        """``etcdctl args``' output; the test fails (with etcdctl's error) when it fails."""
+        done = self.etcdctl(*args, endpoints=endpoints)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def healthy(self, endpoints: str | None = None) -> bool:
+        return self.etcdctl("endpoint", "health", endpoints=endpoints).returncode == 0
 
     def wait_healthy(self, timeout: float = 30.0, endpoints: str | None = None) -> None:
         deadline = time.monotonic() + timeout

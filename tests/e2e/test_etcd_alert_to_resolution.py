@@ -15,7 +15,6 @@ import json
 import re
 import shlex
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from tests.execute.sshd import SshdCluster, login_user
 from tests.servers import (
     Server,
     alertmanager_server,
-    binary,
     prometheus_server,
     prometheus_value,
     running,
@@ -161,26 +159,14 @@ def verdicts(data: dict[str, Any]) -> dict[str, dict[str, str]]:
     }
 
 
-def etcdctl(endpoints: str, *args: str) -> str:
-    done = subprocess.run(
-        [binary("etcdctl", "etcd-client"), "--endpoints", endpoints, *args],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def write(endpoints: str, prefix: str, count: int = 20) -> None:
+def write(etcd: EtcdCluster, endpoints: str, prefix: str, count: int = 20) -> None:
     for i in range(count):
-        etcdctl(endpoints, "put", f"/e2e/{prefix}/{i}", f"value {i}")
+        etcd.ctl("put", f"/e2e/{prefix}/{i}", f"value {i}", endpoints=endpoints)
 
 
 def common_revision(etcd: EtcdCluster) -> int:
     """The lowest revision the members report: one every member has applied."""
-    status = json.loads(etcdctl(etcd.endpoints, "endpoint", "status", "-w", "json"))
+    status = json.loads(etcd.ctl("endpoint", "status", "-w", "json"))
     return min(s["Status"]["header"]["revision"] for s in status)
 
 
@@ -201,13 +187,13 @@ def test_a_killed_member_from_alert_to_verified_resolution(
     )
     assert ALERT not in prometheus_alerts(prometheus)
 
-    write(etcd.endpoints, "before")
+    write(etcd, etcd.endpoints, "before")
     m2 = etcd.members[1]
     etcd.kill(m2)  # the member crashes
     # the cluster goes on without it: m2 must catch up on these for the hashes to agree
     survivors = ",".join(m.endpoint for m in etcd.members if m is not m2)
     etcd.wait_healthy(endpoints=survivors)  # a new leader, if m2 led
-    write(survivors, "while-down")
+    write(etcd, survivors, "while-down")
     wait_until(lambda: prometheus_alerts(prometheus).get(ALERT) == "firing", 30, f"{ALERT} firing")
     wait_until(
         lambda: alertmanager_alerts(alertmanager).get(ALERT) == "active",

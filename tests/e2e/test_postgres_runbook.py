@@ -23,16 +23,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
+from tests.e2e.conftest import ROOT, node_config
 from tests.e2e.postgres_cluster import PgPair, start_pair
 from tests.execute.sshd import SshdCluster, login_user
-from tests.servers import Server, binary, free_port, wait_until
+from tests.servers import Server, prometheus_server, prometheus_value, running, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 LAG_RUNBOOK = ROOT / "runbooks" / "postgres-replica-lag.md"
 FAILOVER_RUNBOOK = ROOT / "runbooks" / "postgres-primary-down.md"
 CONNECTIONS_RUNBOOK = ROOT / "runbooks" / "postgres-too-many-connections.md"
@@ -64,61 +63,31 @@ def nodes(pair: PgPair) -> Iterator[SshdCluster]:
 
 @pytest.fixture
 def prometheus(pair: PgPair, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("prom")
-    targets = ", ".join(f"'127.0.0.1:{n.exporter_port}'" for n in pair.nodes)
-    (tmp / "prometheus.yml").write_text(
+    server = prometheus_server(
+        tmp_path_factory.mktemp("prom"),
+        {"postgres": [f"127.0.0.1:{n.exporter_port}" for n in pair.nodes]},
         # The exporter spends about a second retrying a server that refuses connections, so
         # a 1s scrape timeout would lose pg_up 0 (the scrape fails, up is 0): 2s.
-        "global: {scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: postgres\n    static_configs: [{{targets: [{targets}]}}]\n"
+        scrape_interval="2s",
+        scrape_timeout="2s",
     )
-    (tmp / "data").mkdir()
-    port = free_port()
-    server = Server(
-        [
-            binary("prometheus", "prometheus"),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        f"http://127.0.0.1:{port}",
-        tmp / "prometheus.log",
-    )
-    server.start()
-    wait_until(lambda: query(server.url, "count(pg_up == 1)") == 2, 30, "2 PostgreSQL scraped")
-    wait_until(lambda: query(server.url, LAG) is not None, 30, "the replica's lag scraped")
-    yield server
-    server.stop()
-
-
-def query(url: str, promql: str) -> float | None:
-    try:
-        reply = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=1).json()
-        result = reply["data"]["result"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
-    return float(result[0]["value"][1]) if result else None
+    with running(server):
+        wait_until(
+            lambda: prometheus_value(server.url, "count(pg_up == 1)") == 2,
+            30,
+            "2 PostgreSQL scraped",
+        )
+        wait_until(
+            lambda: prometheus_value(server.url, LAG) is not None, 30, "the replica's lag scraped"
+        )
+        yield server
 
 
 def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
-    entries = "".join(
-        f"  - {{name: pg{i}, host: {a}, port: {nodes.port}, user: {nodes.user}, "
-        "roles: [postgres]}\n"
-        for i, a in enumerate(ADDRESSES, start=1)
+    entries = [(f"pg{i}", a, "postgres") for i, a in enumerate(ADDRESSES, start=1)]
+    return node_config(
+        tmp, nodes, entries, extra=f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
     )
-    path = tmp / "console.yaml"
-    path.write_text(
-        "profile: prod\n"
-        f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
-        f"nodes:\n{entries}"
-        f"ssh: {{known_hosts: {nodes.known_hosts}, identity_files: [{nodes.client_key}], "
-        "agent: false, config: null}\n"
-        f"runbooks: [{ROOT / 'runbooks'}]\n"
-        f"checks: [{ROOT / 'checks'}]\n"
-        f"journal: {{dir: {tmp / 'incidents'}}}\n"
-    )
-    return path
 
 
 def run(cfg: Path, runbook: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -165,7 +134,9 @@ def test_lag_runbook_finds_paused_replay_resumes_it_and_sees_the_replica_catch_u
     wait_until(lambda: pair.sql(replica, "SELECT pg_is_wal_replay_paused()") == "t", 10, "pause")
     pair.sql(primary, "INSERT INTO heartbeat SELECT now() FROM generate_series(1, 500000)")
     # Over the runbook's 16 MiB threshold, so its "caught up" has something to prove.
-    wait_until(lambda: (query(prometheus.url, LAG) or 0) > 20_000_000, 30, "lag in Prometheus")
+    wait_until(
+        lambda: (prometheus_value(prometheus.url, LAG) or 0) > 20_000_000, 30, "lag in Prometheus"
+    )
 
     code, data = run(cfg, LAG_RUNBOOK, *RISK)
     assert code == 0, json.dumps(verdicts(data), indent=1)

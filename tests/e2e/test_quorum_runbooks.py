@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from click.testing import CliRunner
 
 from console.cli import cli
 from tests.e2e.conftest import ROOT, config
 from tests.e2e.etcd_cluster import EtcdCluster
 from tests.execute.sshd import SshdCluster
-from tests.servers import Server, binary, wait_until
+from tests.servers import Server, prometheus_value, wait_until
 
 Data = dict[str, Any]
 
@@ -43,26 +41,6 @@ def verdicts(data: Data) -> dict[str, dict[str, str]]:
         for s in data["steps"]
         for b in s["blocks"]
     }
-
-
-def answers(prometheus: Server, query: str) -> bool:
-    """Whether Prometheus returns at least one sample for ``query``."""
-    try:
-        reply = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": query}, timeout=2)
-        return bool(reply.json()["data"]["result"])
-    except (httpx.HTTPError, ValueError, KeyError):
-        return False
-
-
-def etcdctl(cluster: EtcdCluster, *args: str) -> None:
-    result = subprocess.run(
-        [binary("etcdctl", "etcd-client"), "--endpoints", cluster.endpoints, *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stderr
 
 
 @contextmanager
@@ -95,12 +73,16 @@ def test_the_leader_checks_on_a_healthy_cluster(
 ) -> None:
     cfg = config(tmp_path, nodes, prometheus)
     for i in range(20):  # writes, so that every member has fsyncs to measure
-        etcdctl(etcd, "put", f"/quorum-test/{i}", "x")
+        etcd.ctl("put", f"/quorum-test/{i}", "x")
     for rates in (
         "count(rate(etcd_network_peer_round_trip_time_seconds_count[5m]) > 0) == 6",
         "count(rate(etcd_disk_wal_fsync_duration_seconds_count[5m]) > 0) == 3",
     ):
-        wait_until(lambda q=rates: answers(prometheus, q), 60, f"Prometheus to answer {rates}")
+        wait_until(
+            lambda q=rates: prometheus_value(prometheus.url, q) is not None,
+            60,
+            f"Prometheus to answer {rates}",
+        )
     code, data = run(cfg, "quorum-leader-unstable.md", "--only", "checks")
     found = verdicts(data)
     # the Prometheus checks: quorum, no elections, fsync and peer latency, all per member
@@ -149,7 +131,9 @@ def test_a_stopped_member_then_its_recovery(
     etcd.start(m3, initial_state="existing")  # what `systemctl start etcd` does on a node
     etcd.wait_healthy()
     wait_until(
-        lambda: answers(prometheus, "sum(etcd_server_has_leader) == 3"), 30, "m3 scraped again"
+        lambda: prometheus_value(prometheus.url, "sum(etcd_server_has_leader) == 3") is not None,
+        30,
+        "m3 scraped again",
     )
     code, after = run(cfg, "quorum-crash-recovery.md", "--step", "5", *with_data)
     assert code == 0, after

@@ -15,16 +15,15 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
+from tests.e2e.conftest import ROOT, node_config
 from tests.e2e.redis_cluster import RedisGroup, start_group
 from tests.execute.sshd import SshdCluster, login_user
-from tests.servers import Server, binary, free_port, wait_until
+from tests.servers import Server, binary, prometheus_server, prometheus_value, running, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "runbooks" / "redis-primary-failover.md"
 ADDRESSES = ["127.0.0.41", "127.0.0.42", "127.0.0.43"]
 
@@ -68,58 +67,20 @@ def nodes(group: RedisGroup) -> Iterator[SshdCluster]:
 
 @pytest.fixture(scope="module")
 def prometheus(group: RedisGroup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("prom")
-    targets = ", ".join(f"'127.0.0.1:{n.exporter_port}'" for n in group.nodes)
-    (tmp / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: redis\n    static_configs: [{{targets: [{targets}]}}]\n"
-    )
-    (tmp / "data").mkdir()
-    port = free_port()
-    server = Server(
-        [
-            binary("prometheus", "prometheus"),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        f"http://127.0.0.1:{port}",
-        tmp / "prometheus.log",
-    )
-    server.start()
-    wait_until(lambda: query(server.url, "count(redis_up == 1)") == 3, 30, "3 Redis scraped")
-    yield server
-    server.stop()
-
-
-def query(url: str, promql: str) -> float | None:
-    try:
-        reply = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=1).json()
-        result = reply["data"]["result"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
-    return float(result[0]["value"][1]) if result else None
+    targets = [f"127.0.0.1:{n.exporter_port}" for n in group.nodes]
+    server = prometheus_server(tmp_path_factory.mktemp("prom"), {"redis": targets})
+    with running(server):
+        wait_until(
+            lambda: prometheus_value(server.url, "count(redis_up == 1)") == 3, 30, "3 Redis scraped"
+        )
+        yield server
 
 
 def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
-    entries = "".join(
-        f"  - {{name: r{i}, host: {a}, port: {nodes.port}, user: {nodes.user}, "
-        "roles: [redis, sentinel]}\n"
-        for i, a in enumerate(ADDRESSES, start=1)
+    entries = [(f"r{i}", a, "redis, sentinel") for i, a in enumerate(ADDRESSES, start=1)]
+    return node_config(
+        tmp, nodes, entries, extra=f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
     )
-    path = tmp / "console.yaml"
-    path.write_text(
-        "profile: prod\n"
-        f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
-        f"nodes:\n{entries}"
-        f"ssh: {{known_hosts: {nodes.known_hosts}, identity_files: [{nodes.client_key}], "
-        "agent: false, config: null}\n"
-        f"runbooks: [{ROOT / 'runbooks'}]\n"
-        f"checks: [{ROOT / 'checks'}]\n"
-        f"journal: {{dir: {tmp / 'incidents'}}}\n"
-    )
-    return path
 
 
 def run(cfg: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
