@@ -9,6 +9,7 @@ Each member's pid is kept in a pid file, whoever started it, so the test can sto
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import signal
@@ -125,6 +126,11 @@ class EtcdCluster:
         done = self.etcdctl(*args, endpoints=endpoints)
         assert done.returncode == 0, done.stderr
         return done.stdout
+
+    def common_revision(self) -> int:
+        """The lowest revision the members report: one every member has applied."""
+        status = json.loads(self.ctl("endpoint", "status", "-w", "json"))
+        return min(int(s["Status"]["header"]["revision"]) for s in status)
 
     def healthy(self, endpoints: str | None = None) -> bool:
         return self.etcdctl("endpoint", "health", endpoints=endpoints).returncode == 0

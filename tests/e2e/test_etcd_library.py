@@ -11,30 +11,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from console.cli import cli
-from tests.e2e.conftest import ROOT, config
+from tests.e2e.conftest import (
+    Data,
+    assert_consistent,
+    assert_log_verifies,
+    block,
+    config,
+    run_runbook,
+    verdicts,
+)
 from tests.e2e.etcd_cluster import EtcdCluster
 from tests.execute.sshd import SshdCluster
 from tests.servers import Server, prometheus_value, wait_until
 
 
-def run(cfg: Path, runbook: str, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
-    result = CliRunner().invoke(
-        cli,
-        ["run", str(ROOT / "runbooks" / runbook), "--yes", "--json", "--config", str(cfg), *args],
-    )
-    assert "Traceback" not in result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def verdicts(data: dict) -> dict[str, dict[str, str]]:  # type: ignore[type-arg]
-    return {
-        b["id"]: {n["node"]: n["verdict"] for n in b["nodes"]}
-        for s in data["steps"]
-        for b in s["blocks"]
-    }
+def run(cfg: Path, runbook: str, *args: str) -> tuple[int, Data]:
+    return run_runbook(cfg, runbook, "--yes", *args)
 
 
 def test_consistency_runbook_on_a_real_cluster(
@@ -43,24 +35,10 @@ def test_consistency_runbook_on_a_real_cluster(
     cfg = config(tmp_path, nodes, prometheus)
     for i in range(50):
         etcd.ctl("put", f"/library/key{i}", f"value{i}")
-    status = json.loads(etcd.ctl("endpoint", "status", "-w", "json"))
-    revision = min(s["Status"]["header"]["revision"] for s in status)
-    code, data = run(cfg, "etcd-consistency.md", "--var", f"revision={revision}")
-    assert code == 0, data
-    every = {"m1": "pass", "m2": "pass", "m3": "pass"}
-    assert verdicts(data) == {
-        "same-cluster": every,
-        "revisions": every,
-        "hashkv-agree": every,
-        "applied-spread": {"prometheus": "pass"},
-    }
-    hashkv = next(b for s in data["steps"] for b in s["blocks"] if b["id"] == "hashkv-agree")
-    hashes = {json.loads(n["stdout"])[0]["HashKV"]["hash"] for n in hashkv["nodes"]}
-    assert len(hashes) == 1  # really the same value, from three members
-    verified = CliRunner().invoke(cli, ["verify", data["journal"], "--head", data["head"]])
-    assert verified.exit_code == 0, verified.output
+    data = assert_consistent(cfg, etcd)
+    assert_log_verifies(data)
 
-    future = revision + 100_000
+    future = etcd.common_revision() + 100_000
     code, data = run(cfg, "etcd-consistency.md", "--var", f"revision={future}")
     assert code == 1  # a revision no member has reached cannot be hashed: every member fails
     assert verdicts(data)["hashkv-agree"] == {"m1": "fail", "m2": "fail", "m3": "fail"}
@@ -82,7 +60,7 @@ def test_database_space_runbook_defragments_each_member(
     assert results["disarm"] == {"m1": "pass"}
     assert results["no-alarms"] == {"m1": "pass"}
     assert results["healthy-at-end"] == every
-    defrag = next(b for s in data["steps"] for b in s["blocks"] if b["id"] == "defrag")
+    defrag = block(data, "defrag")
     assert all("Finished defragmenting etcd member" in n["stdout"] for n in defrag["nodes"])
 
 
@@ -118,8 +96,8 @@ def test_slow_runbook_moves_leadership_on_a_real_cluster(
     assert results["leader-agreement-after"] == every
     assert results["healthy-after"] == every
     for check in ("fsync-p99", "commit-p99", "peer-rtt-p99", "peer-send-failures"):
-        block = next(b for s in data["steps"] for b in s["blocks"] if b["id"] == check)
-        assert set(results[check].values()) == {"pass"}, [n["reason"] for n in block["nodes"]]
+        reasons = [n["reason"] for n in block(data, check)["nodes"]]
+        assert set(results[check].values()) == {"pass"}, reasons
     after = json.loads(etcd.ctl("endpoint", "status", "-w", "json"))
     assert {s["Status"]["leader"] for s in after} == {target}  # leadership really moved
     assert code in (0, 1)  # disk-free reads /var/lib/etcd, which a test machine may lack

@@ -27,7 +27,14 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
-from tests.e2e.conftest import ROOT, node_config
+from tests.e2e.conftest import (
+    ROOT,
+    Data,
+    assert_log_verifies,
+    node_config,
+    run_runbook,
+    verdicts,
+)
 from tests.e2e.postgres_cluster import PgPair, start_pair
 from tests.execute.sshd import SshdCluster, login_user
 from tests.servers import Server, prometheus_server, prometheus_value, running, wait_until
@@ -90,28 +97,11 @@ def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
     )
 
 
-def run(cfg: Path, runbook: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+def run(cfg: Path, runbook: Path, *args: str) -> tuple[int, Data]:
     names = ("--var", "server=pg1") if runbook == CONNECTIONS_RUNBOOK else (
         "--var", "primary=pg1", "--var", "replica=pg2"
     )  # fmt: skip
-    result = CliRunner().invoke(
-        cli, ["run", str(runbook), *names, "--json", "--config", str(cfg), *args]
-    )
-    assert "Traceback" not in result.output
-    return result.exit_code, json.loads(result.output)
-
-
-def verdicts(data: dict) -> dict[str, dict[str, str]]:  # type: ignore[type-arg]
-    return {
-        b["id"]: {n["node"]: n["verdict"] for n in b["nodes"]}
-        for s in data["steps"]
-        for b in s["blocks"]
-    }
-
-
-def assert_journal_verifies(data: dict) -> None:  # type: ignore[type-arg]
-    verified = CliRunner().invoke(cli, ["verify", data["journal"], "--head", data["head"]])
-    assert verified.exit_code == 0, verified.output
+    return run_runbook(cfg, runbook, *names, *args)
 
 
 # Headless, the typed confirmation a prod profile asks for is given as a recorded risk.
@@ -153,7 +143,7 @@ def test_lag_runbook_finds_paused_replay_resumes_it_and_sees_the_replica_catch_u
     wait_until(
         lambda: pair.sql(replica, "SELECT count(*) FROM heartbeat") == "500000", 15, "the rows"
     )
-    assert_journal_verifies(data)
+    assert_log_verifies(data)
 
 
 def test_failover_runbook_promotes_the_replica_and_fences_the_old_primary(
@@ -189,7 +179,7 @@ def test_failover_runbook_promotes_the_replica_and_fences_the_old_primary(
     # Someone starts the old primary anyway: fenced, it comes up read-only, not as a primary.
     pair.start(primary)
     assert pair.in_recovery(primary) == "t"
-    assert_journal_verifies(data)
+    assert_log_verifies(data)
 
 
 def session(pair: PgPair, *, in_transaction: bool) -> subprocess.Popen[str]:
@@ -241,7 +231,7 @@ def test_connections_runbook_terminates_only_the_stuck_idle_transactions(
         # The stuck transactions are gone; the session that was merely idle is untouched.
         assert pair.sql(primary, count + "'idle in transaction'") == "0"
         assert pair.sql(primary, count + "'idle'") == "1"
-        assert_journal_verifies(data)
+        assert_log_verifies(data)
     finally:
         for proc in [*stuck, idle]:
             proc.kill()

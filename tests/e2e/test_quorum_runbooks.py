@@ -9,38 +9,19 @@ then with a member stopped, then with it back and caught up.
 
 from __future__ import annotations
 
-import json
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from click.testing import CliRunner
-
-from console.cli import cli
-from tests.e2e.conftest import ROOT, config
+from tests.e2e.conftest import Data, config, run_runbook, verdicts
 from tests.e2e.etcd_cluster import EtcdCluster
 from tests.execute.sshd import SshdCluster
 from tests.servers import Server, prometheus_value, wait_until
 
-Data = dict[str, Any]
-
 
 def run(cfg: Path, runbook: str, *args: str) -> tuple[int, Data]:
-    options = ("--json", "--config", str(cfg), "--var", "quorum=2", *args)  # 2 of 3
-    result = CliRunner().invoke(cli, ["run", str(ROOT / "runbooks" / runbook), *options])
-    assert "Traceback" not in result.output
-    assert result.exit_code in (0, 1), result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def verdicts(data: Data) -> dict[str, dict[str, str]]:
-    return {
-        b["id"]: {n["node"]: n["verdict"] for n in b["nodes"]}
-        for s in data["steps"]
-        for b in s["blocks"]
-    }
+    return run_runbook(cfg, runbook, "--var", "quorum=2", *args)  # 2 of 3
 
 
 @contextmanager

@@ -19,7 +19,14 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
-from tests.e2e.conftest import ROOT, node_config
+from tests.e2e.conftest import (
+    ROOT,
+    Data,
+    assert_log_verifies,
+    node_config,
+    run_runbook,
+    verdicts,
+)
 from tests.e2e.redis_cluster import RedisGroup, start_group
 from tests.execute.sshd import SshdCluster, login_user
 from tests.servers import Server, binary, prometheus_server, prometheus_value, running, wait_until
@@ -83,20 +90,8 @@ def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
     )
 
 
-def run(cfg: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
-    result = CliRunner().invoke(
-        cli, ["run", str(RUNBOOK), "--var", "member=r1", "--json", "--config", str(cfg), *args]
-    )
-    assert "Traceback" not in result.output
-    return result.exit_code, json.loads(result.output)
-
-
-def verdicts(data: dict) -> dict[str, dict[str, str]]:  # type: ignore[type-arg]
-    return {
-        b["id"]: {n["node"]: n["verdict"] for n in b["nodes"]}
-        for s in data["steps"]
-        for b in s["blocks"]
-    }
+def run(cfg: Path, *args: str) -> tuple[int, Data]:
+    return run_runbook(cfg, RUNBOOK, "--var", "member=r1", *args)
 
 
 def test_failover_runbook_brings_the_old_primary_back_as_a_replica(
@@ -129,5 +124,4 @@ def test_failover_runbook_brings_the_old_primary_back_as_a_replica(
     assert new_primary in {n.port for n in group.nodes[1:]}
     assert [group.role(n) for n in group.nodes].count("master") == 1
 
-    verified = CliRunner().invoke(cli, ["verify", data["journal"], "--head", data["head"]])
-    assert verified.exit_code == 0, verified.output
+    assert_log_verifies(data)
