@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
+from tests.e2e.conftest import ROOT, node_config
 from tests.execute.sshd import SshdCluster
 from tests.servers import binary, free_port, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "runbooks" / "dlq-consumer-stalled.md"
 ADDRESS = "127.0.0.51"
 
@@ -77,18 +77,7 @@ def node(redis: Redis) -> Iterator[SshdCluster]:
 
 
 def config(tmp: Path, node: SshdCluster) -> Path:
-    path = tmp / "console.yaml"
-    path.write_text(
-        "profile: prod\n"
-        f"nodes:\n  - {{name: q1, host: {ADDRESS}, port: {node.port}, user: {node.user}, "
-        "roles: [queue]}\n"
-        f"ssh: {{known_hosts: {node.known_hosts}, identity_files: [{node.client_key}], "
-        "agent: false, config: null}\n"
-        f"runbooks: [{ROOT / 'runbooks'}]\n"
-        f"checks: [{ROOT / 'checks'}]\n"
-        f"journal: {{dir: {tmp / 'incidents'}}}\n"
-    )
-    return path
+    return node_config(tmp, node, [("q1", ADDRESS, "queue")])
 
 
 def step_one(cfg: Path, queue: str) -> tuple[int, dict[str, dict[str, str]]]:

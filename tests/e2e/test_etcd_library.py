@@ -9,55 +9,24 @@ revision after real writes; the database-space runbook really defragments each m
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-import httpx
-from click.testing import CliRunner
-
-from console.cli import cli
-from tests.e2e.conftest import ROOT, config
+from tests.e2e.conftest import (
+    Data,
+    assert_consistent,
+    assert_log_verifies,
+    block,
+    config,
+    run_runbook,
+    verdicts,
+)
 from tests.e2e.etcd_cluster import EtcdCluster
 from tests.execute.sshd import SshdCluster
-from tests.servers import Server, binary, wait_until
+from tests.servers import Server, prometheus_value, wait_until
 
 
-def etcdctl(cluster: EtcdCluster, *args: str) -> str:
-    result = subprocess.run(
-        [binary("etcdctl", "etcd-client"), "--endpoints", cluster.endpoints, *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def answers(prometheus: Server, query: str) -> bool:
-    """Whether Prometheus returns at least one sample for ``query``."""
-    try:
-        reply = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": query}, timeout=2)
-        return bool(reply.json()["data"]["result"])
-    except (httpx.HTTPError, ValueError, KeyError):
-        return False
-
-
-def run(cfg: Path, runbook: str, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
-    result = CliRunner().invoke(
-        cli,
-        ["run", str(ROOT / "runbooks" / runbook), "--yes", "--json", "--config", str(cfg), *args],
-    )
-    assert "Traceback" not in result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def verdicts(data: dict) -> dict[str, dict[str, str]]:  # type: ignore[type-arg]
-    return {
-        b["id"]: {n["node"]: n["verdict"] for n in b["nodes"]}
-        for s in data["steps"]
-        for b in s["blocks"]
-    }
+def run(cfg: Path, runbook: str, *args: str) -> tuple[int, Data]:
+    return run_runbook(cfg, runbook, "--yes", *args)
 
 
 def test_consistency_runbook_on_a_real_cluster(
@@ -65,25 +34,11 @@ def test_consistency_runbook_on_a_real_cluster(
 ) -> None:
     cfg = config(tmp_path, nodes, prometheus)
     for i in range(50):
-        etcdctl(etcd, "put", f"/library/key{i}", f"value{i}")
-    status = json.loads(etcdctl(etcd, "endpoint", "status", "-w", "json"))
-    revision = min(s["Status"]["header"]["revision"] for s in status)
-    code, data = run(cfg, "etcd-consistency.md", "--var", f"revision={revision}")
-    assert code == 0, data
-    every = {"m1": "pass", "m2": "pass", "m3": "pass"}
-    assert verdicts(data) == {
-        "same-cluster": every,
-        "revisions": every,
-        "hashkv-agree": every,
-        "applied-spread": {"prometheus": "pass"},
-    }
-    hashkv = next(b for s in data["steps"] for b in s["blocks"] if b["id"] == "hashkv-agree")
-    hashes = {json.loads(n["stdout"])[0]["HashKV"]["hash"] for n in hashkv["nodes"]}
-    assert len(hashes) == 1  # really the same value, from three members
-    verified = CliRunner().invoke(cli, ["verify", data["journal"], "--head", data["head"]])
-    assert verified.exit_code == 0, verified.output
+        etcd.ctl("put", f"/library/key{i}", f"value{i}")
+    data = assert_consistent(cfg, etcd)
+    assert_log_verifies(data)
 
-    future = revision + 100_000
+    future = etcd.common_revision() + 100_000
     code, data = run(cfg, "etcd-consistency.md", "--var", f"revision={future}")
     assert code == 1  # a revision no member has reached cannot be hashed: every member fails
     assert verdicts(data)["hashkv-agree"] == {"m1": "fail", "m2": "fail", "m3": "fail"}
@@ -94,7 +49,7 @@ def test_database_space_runbook_defragments_each_member(
 ) -> None:
     cfg = config(tmp_path, nodes, prometheus)
     for i in range(200):
-        etcdctl(etcd, "put", "/library/churn", "x" * 2048 + str(i))
+        etcd.ctl("put", "/library/churn", "x" * 2048 + str(i))
     # prod refuses --yes for typed confirmations (by design); staging lets the test confirm
     cfg.write_text(cfg.read_text().replace("profile: prod", "profile: staging"))
     code, data = run(cfg, "etcd-database-space.md", "--var", "member=m1")
@@ -105,7 +60,7 @@ def test_database_space_runbook_defragments_each_member(
     assert results["disarm"] == {"m1": "pass"}
     assert results["no-alarms"] == {"m1": "pass"}
     assert results["healthy-at-end"] == every
-    defrag = next(b for s in data["steps"] for b in s["blocks"] if b["id"] == "defrag")
+    defrag = block(data, "defrag")
     assert all("Finished defragmenting etcd member" in n["stdout"] for n in defrag["nodes"])
 
 
@@ -115,11 +70,16 @@ def test_slow_runbook_moves_leadership_on_a_real_cluster(
     cfg = config(tmp_path, nodes, prometheus)
     cfg.write_text(cfg.read_text().replace("profile: prod", "profile: staging"))
     wait_until(
-        lambda: answers(prometheus, "sum(rate(etcd_disk_wal_fsync_duration_seconds_count[5m]))"),
+        lambda: (
+            prometheus_value(
+                prometheus.url, "sum(rate(etcd_disk_wal_fsync_duration_seconds_count[5m]))"
+            )
+            is not None
+        ),
         30,
         "Prometheus to hold two scrapes (a rate needs them)",
     )
-    status = json.loads(etcdctl(etcd, "endpoint", "status", "-w", "json"))
+    status = json.loads(etcd.ctl("endpoint", "status", "-w", "json"))
     leader_id = status[0]["Status"]["leader"]
     by_id = {s["Status"]["header"]["member_id"]: s["Endpoint"] for s in status}
     node_of = {m.endpoint: f"m{i}" for i, m in enumerate(etcd.members, start=1)}
@@ -136,8 +96,8 @@ def test_slow_runbook_moves_leadership_on_a_real_cluster(
     assert results["leader-agreement-after"] == every
     assert results["healthy-after"] == every
     for check in ("fsync-p99", "commit-p99", "peer-rtt-p99", "peer-send-failures"):
-        block = next(b for s in data["steps"] for b in s["blocks"] if b["id"] == check)
-        assert set(results[check].values()) == {"pass"}, [n["reason"] for n in block["nodes"]]
-    after = json.loads(etcdctl(etcd, "endpoint", "status", "-w", "json"))
+        reasons = [n["reason"] for n in block(data, check)["nodes"]]
+        assert set(results[check].values()) == {"pass"}, reasons
+    after = json.loads(etcd.ctl("endpoint", "status", "-w", "json"))
     assert {s["Status"]["leader"] for s in after} == {target}  # leadership really moved
     assert code in (0, 1)  # disk-free reads /var/lib/etcd, which a test machine may lack

@@ -5,24 +5,18 @@ and the guard before the restart refuses a unit that is not the top user.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from console.cli import cli
-from tests.e2e.conftest import ROOT, node_config
+from tests.e2e.conftest import Data, node_config, run_runbook
 from tests.execute.sshd import SshdCluster
 from tests.servers import free_port
-
-Data = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +41,7 @@ def run(tmp: Path, host: SshdCluster, runbook: str, *args: str) -> tuple[int, Da
     # no Prometheus here: the one PromQL check (fill-rate) gets an error verdict, not asserted
     nowhere = f"prometheus: {{url: 'http://127.0.0.1:{free_port()}', timeout: 1s}}\n"
     cfg = node_config(tmp, host, [("h1", "127.0.0.51", "worker")], extra=nowhere)
-    options = ("--only", "checks", "--json", "--config", str(cfg), "--var", "server=h1", *args)
-    result = CliRunner().invoke(cli, ["run", str(ROOT / "runbooks" / runbook), *options])
-    assert "Traceback" not in result.output
-    assert result.exit_code in (0, 1), result.output
-    return result.exit_code, json.loads(result.stdout)
+    return run_runbook(cfg, runbook, "--only", "checks", "--var", "server=h1", *args)
 
 
 def node(data: Data, block: str) -> Data:

@@ -23,16 +23,22 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
+from tests.e2e.conftest import (
+    ROOT,
+    Data,
+    assert_log_verifies,
+    node_config,
+    run_runbook,
+    verdicts,
+)
 from tests.e2e.postgres_cluster import PgPair, start_pair
 from tests.execute.sshd import SshdCluster, login_user
-from tests.servers import Server, binary, free_port, wait_until
+from tests.servers import Server, prometheus_server, prometheus_value, running, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 LAG_RUNBOOK = ROOT / "runbooks" / "postgres-replica-lag.md"
 FAILOVER_RUNBOOK = ROOT / "runbooks" / "postgres-primary-down.md"
 CONNECTIONS_RUNBOOK = ROOT / "runbooks" / "postgres-too-many-connections.md"
@@ -64,85 +70,38 @@ def nodes(pair: PgPair) -> Iterator[SshdCluster]:
 
 @pytest.fixture
 def prometheus(pair: PgPair, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("prom")
-    targets = ", ".join(f"'127.0.0.1:{n.exporter_port}'" for n in pair.nodes)
-    (tmp / "prometheus.yml").write_text(
+    server = prometheus_server(
+        tmp_path_factory.mktemp("prom"),
+        {"postgres": [f"127.0.0.1:{n.exporter_port}" for n in pair.nodes]},
         # The exporter spends about a second retrying a server that refuses connections, so
         # a 1s scrape timeout would lose pg_up 0 (the scrape fails, up is 0): 2s.
-        "global: {scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: postgres\n    static_configs: [{{targets: [{targets}]}}]\n"
+        scrape_interval="2s",
+        scrape_timeout="2s",
     )
-    (tmp / "data").mkdir()
-    port = free_port()
-    server = Server(
-        [
-            binary("prometheus", "prometheus"),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        f"http://127.0.0.1:{port}",
-        tmp / "prometheus.log",
-    )
-    server.start()
-    wait_until(lambda: query(server.url, "count(pg_up == 1)") == 2, 30, "2 PostgreSQL scraped")
-    wait_until(lambda: query(server.url, LAG) is not None, 30, "the replica's lag scraped")
-    yield server
-    server.stop()
-
-
-def query(url: str, promql: str) -> float | None:
-    try:
-        reply = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=1).json()
-        result = reply["data"]["result"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
-    return float(result[0]["value"][1]) if result else None
+    with running(server):
+        wait_until(
+            lambda: prometheus_value(server.url, "count(pg_up == 1)") == 2,
+            30,
+            "2 PostgreSQL scraped",
+        )
+        wait_until(
+            lambda: prometheus_value(server.url, LAG) is not None, 30, "the replica's lag scraped"
+        )
+        yield server
 
 
 def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
-    entries = "".join(
-        f"  - {{name: pg{i}, host: {a}, port: {nodes.port}, user: {nodes.user}, "
-        "roles: [postgres]}\n"
-        for i, a in enumerate(ADDRESSES, start=1)
+    entries = [(f"pg{i}", a, "postgres") for i, a in enumerate(ADDRESSES, start=1)]
+    return node_config(
+        tmp, nodes, entries, extra=f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
     )
-    path = tmp / "console.yaml"
-    path.write_text(
-        "profile: prod\n"
-        f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
-        f"nodes:\n{entries}"
-        f"ssh: {{known_hosts: {nodes.known_hosts}, identity_files: [{nodes.client_key}], "
-        "agent: false, config: null}\n"
-        f"runbooks: [{ROOT / 'runbooks'}]\n"
-        f"checks: [{ROOT / 'checks'}]\n"
-        f"journal: {{dir: {tmp / 'incidents'}}}\n"
-    )
-    return path
 
 
-def run(cfg: Path, runbook: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+def run(cfg: Path, runbook: Path, *args: str) -> tuple[int, Data]:
     names = ("--var", "server=pg1") if runbook == CONNECTIONS_RUNBOOK else (
         "--var", "primary=pg1", "--var", "replica=pg2"
     )  # fmt: skip
-    result = CliRunner().invoke(
-        cli, ["run", str(runbook), *names, "--json", "--config", str(cfg), *args]
-    )
-    assert "Traceback" not in result.output
-    return result.exit_code, json.loads(result.output)
-
-
-def verdicts(data: dict) -> dict[str, dict[str, str]]:  # type: ignore[type-arg]
-    return {
-        b["id"]: {n["node"]: n["verdict"] for n in b["nodes"]}
-        for s in data["steps"]
-        for b in s["blocks"]
-    }
-
-
-def assert_journal_verifies(data: dict) -> None:  # type: ignore[type-arg]
-    verified = CliRunner().invoke(cli, ["verify", data["journal"], "--head", data["head"]])
-    assert verified.exit_code == 0, verified.output
+    return run_runbook(cfg, runbook, *names, *args)
 
 
 # Headless, the typed confirmation a prod profile asks for is given as a recorded risk.
@@ -165,7 +124,9 @@ def test_lag_runbook_finds_paused_replay_resumes_it_and_sees_the_replica_catch_u
     wait_until(lambda: pair.sql(replica, "SELECT pg_is_wal_replay_paused()") == "t", 10, "pause")
     pair.sql(primary, "INSERT INTO heartbeat SELECT now() FROM generate_series(1, 500000)")
     # Over the runbook's 16 MiB threshold, so its "caught up" has something to prove.
-    wait_until(lambda: (query(prometheus.url, LAG) or 0) > 20_000_000, 30, "lag in Prometheus")
+    wait_until(
+        lambda: (prometheus_value(prometheus.url, LAG) or 0) > 20_000_000, 30, "lag in Prometheus"
+    )
 
     code, data = run(cfg, LAG_RUNBOOK, *RISK)
     assert code == 0, json.dumps(verdicts(data), indent=1)
@@ -182,7 +143,7 @@ def test_lag_runbook_finds_paused_replay_resumes_it_and_sees_the_replica_catch_u
     wait_until(
         lambda: pair.sql(replica, "SELECT count(*) FROM heartbeat") == "500000", 15, "the rows"
     )
-    assert_journal_verifies(data)
+    assert_log_verifies(data)
 
 
 def test_failover_runbook_promotes_the_replica_and_fences_the_old_primary(
@@ -218,7 +179,7 @@ def test_failover_runbook_promotes_the_replica_and_fences_the_old_primary(
     # Someone starts the old primary anyway: fenced, it comes up read-only, not as a primary.
     pair.start(primary)
     assert pair.in_recovery(primary) == "t"
-    assert_journal_verifies(data)
+    assert_log_verifies(data)
 
 
 def session(pair: PgPair, *, in_transaction: bool) -> subprocess.Popen[str]:
@@ -270,7 +231,7 @@ def test_connections_runbook_terminates_only_the_stuck_idle_transactions(
         # The stuck transactions are gone; the session that was merely idle is untouched.
         assert pair.sql(primary, count + "'idle in transaction'") == "0"
         assert pair.sql(primary, count + "'idle'") == "1"
-        assert_journal_verifies(data)
+        assert_log_verifies(data)
     finally:
         for proc in [*stuck, idle]:
             proc.kill()

@@ -9,60 +9,19 @@ then with a member stopped, then with it back and caught up.
 
 from __future__ import annotations
 
-import json
 import stat
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import httpx
-from click.testing import CliRunner
-
-from console.cli import cli
-from tests.e2e.conftest import ROOT, config
+from tests.e2e.conftest import Data, config, run_runbook, verdicts
 from tests.e2e.etcd_cluster import EtcdCluster
 from tests.execute.sshd import SshdCluster
-from tests.servers import Server, binary, wait_until
-
-Data = dict[str, Any]
+from tests.servers import Server, prometheus_value, wait_until
 
 
 def run(cfg: Path, runbook: str, *args: str) -> tuple[int, Data]:
-    options = ("--json", "--config", str(cfg), "--var", "quorum=2", *args)  # 2 of 3
-    result = CliRunner().invoke(cli, ["run", str(ROOT / "runbooks" / runbook), *options])
-    assert "Traceback" not in result.output
-    assert result.exit_code in (0, 1), result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def verdicts(data: Data) -> dict[str, dict[str, str]]:
-    return {
-        b["id"]: {n["node"]: n["verdict"] for n in b["nodes"]}
-        for s in data["steps"]
-        for b in s["blocks"]
-    }
-
-
-def answers(prometheus: Server, query: str) -> bool:
-    """Whether Prometheus returns at least one sample for ``query``."""
-    try:
-        reply = httpx.get(f"{prometheus.url}/api/v1/query", params={"query": query}, timeout=2)
-        return bool(reply.json()["data"]["result"])
-    except (httpx.HTTPError, ValueError, KeyError):
-        return False
-
-
-def etcdctl(cluster: EtcdCluster, *args: str) -> None:
-    result = subprocess.run(
-        [binary("etcdctl", "etcd-client"), "--endpoints", cluster.endpoints, *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stderr
+    return run_runbook(cfg, runbook, "--var", "quorum=2", *args)  # 2 of 3
 
 
 @contextmanager
@@ -95,12 +54,16 @@ def test_the_leader_checks_on_a_healthy_cluster(
 ) -> None:
     cfg = config(tmp_path, nodes, prometheus)
     for i in range(20):  # writes, so that every member has fsyncs to measure
-        etcdctl(etcd, "put", f"/quorum-test/{i}", "x")
+        etcd.ctl("put", f"/quorum-test/{i}", "x")
     for rates in (
         "count(rate(etcd_network_peer_round_trip_time_seconds_count[5m]) > 0) == 6",
         "count(rate(etcd_disk_wal_fsync_duration_seconds_count[5m]) > 0) == 3",
     ):
-        wait_until(lambda q=rates: answers(prometheus, q), 60, f"Prometheus to answer {rates}")
+        wait_until(
+            lambda q=rates: prometheus_value(prometheus.url, q) is not None,
+            60,
+            f"Prometheus to answer {rates}",
+        )
     code, data = run(cfg, "quorum-leader-unstable.md", "--only", "checks")
     found = verdicts(data)
     # the Prometheus checks: quorum, no elections, fsync and peer latency, all per member
@@ -149,7 +112,9 @@ def test_a_stopped_member_then_its_recovery(
     etcd.start(m3, initial_state="existing")  # what `systemctl start etcd` does on a node
     etcd.wait_healthy()
     wait_until(
-        lambda: answers(prometheus, "sum(etcd_server_has_leader) == 3"), 30, "m3 scraped again"
+        lambda: prometheus_value(prometheus.url, "sum(etcd_server_has_leader) == 3") is not None,
+        30,
+        "m3 scraped again",
     )
     code, after = run(cfg, "quorum-crash-recovery.md", "--step", "5", *with_data)
     assert code == 0, after

@@ -8,15 +8,12 @@ of the promoted one. The capacity runbook reads memory, clients and snapshots an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from console.cli import cli
-from tests.e2e.conftest import ROOT, node_config
+from tests.e2e.conftest import Data, node_config, run_runbook, verdicts
 from tests.execute.sshd import SshdCluster
 from tests.library.redis_servers import redis_cli, start_redis, stop
 from tests.servers import free_port, wait_until
@@ -36,19 +33,9 @@ def config(tmp: Path, nodes: SshdCluster) -> Path:
     return node_config(tmp, nodes, [("r1", R1, "redis"), ("r2", R2, "redis")], profile="staging")
 
 
-def run(cfg: Path, runbook: str, *args: str) -> tuple[int, dict[str, dict[str, str]], dict]:  # type: ignore[type-arg]
-    result = CliRunner().invoke(
-        cli,
-        ["run", str(ROOT / "runbooks" / runbook), "--yes", "--json", "--config", str(cfg), *args],
-    )
-    assert "Traceback" not in result.output
-    data = json.loads(result.stdout)
-    verdicts = {
-        b["id"]: {n["node"]: n["verdict"] for n in b["nodes"]}
-        for s in data["steps"]
-        for b in s["blocks"]
-    }
-    return result.exit_code, verdicts, data
+def run(cfg: Path, runbook: str, *args: str) -> tuple[int, dict[str, dict[str, str]], Data]:
+    code, data = run_runbook(cfg, runbook, "--yes", *args)
+    return code, verdicts(data), data
 
 
 def test_replication_runbook_promotes_and_demotes(tmp_path: Path, nodes: SshdCluster) -> None:

@@ -15,16 +15,22 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
+from tests.e2e.conftest import (
+    ROOT,
+    Data,
+    assert_log_verifies,
+    node_config,
+    run_runbook,
+    verdicts,
+)
 from tests.e2e.redis_cluster import RedisGroup, start_group
 from tests.execute.sshd import SshdCluster, login_user
-from tests.servers import Server, binary, free_port, wait_until
+from tests.servers import Server, binary, prometheus_server, prometheus_value, running, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "runbooks" / "redis-primary-failover.md"
 ADDRESSES = ["127.0.0.41", "127.0.0.42", "127.0.0.43"]
 
@@ -68,74 +74,24 @@ def nodes(group: RedisGroup) -> Iterator[SshdCluster]:
 
 @pytest.fixture(scope="module")
 def prometheus(group: RedisGroup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("prom")
-    targets = ", ".join(f"'127.0.0.1:{n.exporter_port}'" for n in group.nodes)
-    (tmp / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: redis\n    static_configs: [{{targets: [{targets}]}}]\n"
-    )
-    (tmp / "data").mkdir()
-    port = free_port()
-    server = Server(
-        [
-            binary("prometheus", "prometheus"),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        f"http://127.0.0.1:{port}",
-        tmp / "prometheus.log",
-    )
-    server.start()
-    wait_until(lambda: query(server.url, "count(redis_up == 1)") == 3, 30, "3 Redis scraped")
-    yield server
-    server.stop()
-
-
-def query(url: str, promql: str) -> float | None:
-    try:
-        reply = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=1).json()
-        result = reply["data"]["result"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
-    return float(result[0]["value"][1]) if result else None
+    targets = [f"127.0.0.1:{n.exporter_port}" for n in group.nodes]
+    server = prometheus_server(tmp_path_factory.mktemp("prom"), {"redis": targets})
+    with running(server):
+        wait_until(
+            lambda: prometheus_value(server.url, "count(redis_up == 1)") == 3, 30, "3 Redis scraped"
+        )
+        yield server
 
 
 def config(tmp: Path, nodes: SshdCluster, prometheus: Server) -> Path:
-    entries = "".join(
-        f"  - {{name: r{i}, host: {a}, port: {nodes.port}, user: {nodes.user}, "
-        "roles: [redis, sentinel]}\n"
-        for i, a in enumerate(ADDRESSES, start=1)
+    entries = [(f"r{i}", a, "redis, sentinel") for i, a in enumerate(ADDRESSES, start=1)]
+    return node_config(
+        tmp, nodes, entries, extra=f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
     )
-    path = tmp / "console.yaml"
-    path.write_text(
-        "profile: prod\n"
-        f"prometheus: {{url: '{prometheus.url}', timeout: 3s}}\n"
-        f"nodes:\n{entries}"
-        f"ssh: {{known_hosts: {nodes.known_hosts}, identity_files: [{nodes.client_key}], "
-        "agent: false, config: null}\n"
-        f"runbooks: [{ROOT / 'runbooks'}]\n"
-        f"checks: [{ROOT / 'checks'}]\n"
-        f"journal: {{dir: {tmp / 'incidents'}}}\n"
-    )
-    return path
 
 
-def run(cfg: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
-    result = CliRunner().invoke(
-        cli, ["run", str(RUNBOOK), "--var", "member=r1", "--json", "--config", str(cfg), *args]
-    )
-    assert "Traceback" not in result.output
-    return result.exit_code, json.loads(result.output)
-
-
-def verdicts(data: dict) -> dict[str, dict[str, str]]:  # type: ignore[type-arg]
-    return {
-        b["id"]: {n["node"]: n["verdict"] for n in b["nodes"]}
-        for s in data["steps"]
-        for b in s["blocks"]
-    }
+def run(cfg: Path, *args: str) -> tuple[int, Data]:
+    return run_runbook(cfg, RUNBOOK, "--var", "member=r1", *args)
 
 
 def test_failover_runbook_brings_the_old_primary_back_as_a_replica(
@@ -168,5 +124,4 @@ def test_failover_runbook_brings_the_old_primary_back_as_a_replica(
     assert new_primary in {n.port for n in group.nodes[1:]}
     assert [group.role(n) for n in group.nodes].count("master") == 1
 
-    verified = CliRunner().invoke(cli, ["verify", data["journal"], "--head", data["head"]])
-    assert verified.exit_code == 0, verified.output
+    assert_log_verifies(data)

@@ -11,12 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from console.config import Config
-from tests.servers import Server, binary, free_port, wait_until
+from tests.servers import (
+    Server,
+    alertmanager_server,
+    free_port,
+    prometheus_server,
+    prometheus_value,
+    running,
+    wait_until,
+)
 
 RULES = """
 groups:
@@ -31,24 +38,10 @@ groups:
           runbook_url: "https://runbooks.example.invalid/ops/etcd-member-down.md"
 """
 
-AM_CONFIG = """
-route:
-  receiver: blackhole
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: blackhole
-"""
-
 
 def scraped(url: str) -> bool:
     """Whether Prometheus has scraped the exporter (its scrape manager starts up to 5 s late)."""
-    try:
-        reply = httpx.get(f"{url}/api/v1/query", params={"query": "up"}, timeout=0.5).json()
-    except (httpx.HTTPError, ValueError):
-        return False
-    return any(r["value"][1] == "1" for r in reply.get("data", {}).get("result", []))
+    return prometheus_value(url, "max(up)") == 1
 
 
 class Exporter:
@@ -85,47 +78,16 @@ class Exporter:
         self.server.server_close()
 
 
-def alertmanager_server(tmp: Path) -> Server:
-    path = binary("prometheus-alertmanager", "prometheus-alertmanager")
-    port = free_port()
-    (tmp / "am.yml").write_text(AM_CONFIG)
-    (tmp / "am-data").mkdir()
-    argv = [
-        path,
-        f"--config.file={tmp / 'am.yml'}",
-        f"--storage.path={tmp / 'am-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",
-    ]
-    return Server(argv, f"http://127.0.0.1:{port}", tmp / "alertmanager.log")
-
-
-def prometheus_server(tmp: Path, exporter: Exporter, alertmanager: Server | None) -> Server:
-    path = binary("prometheus", "prometheus")
-    port = free_port()
-    alerting = ""
-    if alertmanager is not None:
-        target = alertmanager.url.removeprefix("http://")
-        alerting = (
-            f"alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['{target}']}}]\n"
-        )
+def exporter_prometheus(tmp: Path, exporter: Exporter, alertmanager: Server | None) -> Server:
+    """A Prometheus (not started) scraping ``exporter`` with the test rules above."""
     (tmp / "rules.yml").write_text(RULES)
-    (tmp / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "rule_files: [rules.yml]\n"
-        f"{alerting}"
-        "scrape_configs:\n"
-        "  - job_name: exporter\n    honor_labels: true\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n"
+    return prometheus_server(
+        tmp,
+        {"exporter": [f"127.0.0.1:{exporter.port}"]},
+        rule_files=[tmp / "rules.yml"],
+        alertmanager=alertmanager,
+        honor_labels=True,
     )
-    (tmp / "prom-data").mkdir()
-    argv = [
-        path,
-        f"--config.file={tmp / 'prometheus.yml'}",
-        f"--storage.tsdb.path={tmp / 'prom-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    return Server(argv, f"http://127.0.0.1:{port}", tmp / "prometheus.log")
 
 
 @dataclass
@@ -158,12 +120,7 @@ def exporter() -> Iterator[Exporter]:
 def stack(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
     am = alertmanager_server(tmp)
-    prom = prometheus_server(tmp, exporter, am)
-    try:
-        am.start()
-        prom.start()
+    prom = exporter_prometheus(tmp, exporter, am)
+    with running(am, prom):
         wait_until(lambda: scraped(prom.url), 20, "Prometheus' first scrape of the exporter")
         yield Stack(exporter, prom, am)
-    finally:
-        prom.stop()
-        am.stop()

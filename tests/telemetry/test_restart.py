@@ -14,8 +14,8 @@ from console.journal.sink import MemorySink
 from console.telemetry.poller import TelemetryPoller
 from console.telemetry.render import render_text
 from console.telemetry.state import TelemetryState
-from tests.servers import Server, wait_until
-from tests.telemetry.conftest import Exporter, prometheus_server, scraped
+from tests.servers import Server, running, wait_until
+from tests.telemetry.conftest import Exporter, exporter_prometheus, scraped
 
 pytestmark = pytest.mark.prometheus
 
@@ -24,13 +24,10 @@ REFRESH = 0.5
 
 @pytest.fixture
 def prometheus(exporter: Exporter, tmp_path: Path) -> Iterator[Server]:
-    server = prometheus_server(tmp_path, exporter, None)
-    try:
-        server.start()
+    server = exporter_prometheus(tmp_path, exporter, None)
+    with running(server):
         wait_until(lambda: scraped(server.url), 20, "Prometheus' first scrape of the exporter")
         yield server
-    finally:
-        server.stop()
 
 
 async def next_state(
