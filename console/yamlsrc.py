@@ -62,7 +62,7 @@ class _PyEvents(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
         yaml.parser.Parser.__init__(self)
 
 
-_EVENTS: type = getattr(yaml, "CParser", None) or _PyEvents
+_EVENTS: type = yaml.cyaml.CParser if yaml.__with_libyaml__ else _PyEvents  # type: ignore[attr-defined]
 """Where parse events come from: libyaml (every PyYAML wheel has it) scans and parses about
 ten times faster than Python, and start-up reads every bundled runbook."""
 
