@@ -62,7 +62,8 @@ from console.tui.widgets import STEP_MARK, ResultsTable, output_text, panel_text
 FOLLOW_POLL_S = 0.25
 POSTMORTEM_FORMAT = Postmortem.model_fields["format"].default
 FOLLOW_OPEN_AT_END = 5000  # entries: more, and --follow opens at the start, then goes to the end
-SLICE_S = 0.01  # the longest a key waits for the analysis of the log
+SLICE_S = 0.005  # the longest a key waits for one slice of the analysis of the log
+MOVES_REST_S = 0.15  # the analysis waits until the reviewer's moves have rested this long
 # How the line of a passed-over event ends as the writer writes it (keys sorted, so the
 # envelope's type and version come last): nothing nested in the event can end the line so.
 _QUIET_ENDINGS = tuple(f'","type":"{t}","v":1}}'.encode() for t in sorted(QUIET_TYPES))
@@ -115,6 +116,7 @@ class ReviewApp(App[str]):
         self.stops: list[int] = []
         self._state: IncidentState = replay.state_at(self.cursor)
         self._drawn: dict[str, object] = {}
+        self._moved_at = 0.0  # when the reviewer last moved (the analysis yields to moves)
 
     def shown(self, text: str | None, *, one_line: bool = False) -> str:
         """Text from the log for the screen: redacted, controls as pictures."""
@@ -157,7 +159,7 @@ class ReviewApp(App[str]):
         text.append(" REVIEW ", style="reverse bold")
         text.append(f" {mode} · {title} · {self.shown(state.incident, one_line=True)} · {name}")
         text.append("  read-only", style="dim")
-        self.query_one("#review-title", Static).update(text)
+        self.query_one("#review-title", Static).update(text, layout=False)
 
     # -- the analysis, between keys --------------------------------------------------------------
 
@@ -171,7 +173,7 @@ class ReviewApp(App[str]):
             for part in split_batch(batch, 256):
                 self.verifier.feed_batch(part)
                 if time.perf_counter() > deadline:
-                    await asyncio.sleep(0)
+                    await self._between_slices()
                     deadline = time.perf_counter() + SLICE_S
         pending = self.replay.pending
         if self.follow or pending is None:
@@ -183,9 +185,16 @@ class ReviewApp(App[str]):
         result = self.replay.whole_fold(sum(len(b.lines) for b in batches))
         while not self.replay.advance(result, SLICE_S):
             gc.freeze()  # what the fold keeps is kept for good: no collection rescans it
-            await asyncio.sleep(0)
+            await self._between_slices()
         gc.freeze()
         self._folded_whole(result)
+
+    async def _between_slices(self) -> None:
+        """Let the screen answer keys: while the reviewer moves (a held arrow key), the
+        analysis waits; it goes on once the moves have rested ``MOVES_REST_S``."""
+        await asyncio.sleep(0)
+        while (rest := self._moved_at + MOVES_REST_S - time.perf_counter()) > 0:
+            await asyncio.sleep(rest)
 
     def _verified(self, report: VerifyReport, fed: int) -> None:
         if self.follow:  # what was appended while verify ran, then the report so far
@@ -315,6 +324,7 @@ class ReviewApp(App[str]):
 
     def _go(self, target: int) -> None:
         self._to_end = False  # the reviewer moved: stay where they are
+        self._moved_at = time.perf_counter()
         if target == self.cursor:
             return
         self.cursor = target
@@ -427,7 +437,7 @@ class ReviewApp(App[str]):
                     f"\n✎ {self.shown(remark.actor, one_line=True)} {remark.at}", style="bold"
                 )
                 out.append(f"{changed}: {self.shown(remark.text)}")
-        self.query_one("#review-event", Static).update(out)
+        self.query_one("#review-event", Static).update(out, layout=False)
 
     def _changed(self, part: str, key: object) -> bool:
         """Whether ``part`` of the screen must be drawn again (what it shows depends on ``key``):
@@ -501,7 +511,7 @@ class ReviewApp(App[str]):
             block = self.shown(data.block, one_line=True)
             out.append(f"\n {data.kind} {block} (run {self.shown(data.run, one_line=True)}): ")
             out.append(run.status, style="bold")
-        self.query_one("#review-steps", Static).update(out)
+        self.query_one("#review-steps", Static).update(out, layout=False)
         if not self._changed("run", run_key):
             return
         self.query_one(ResultsTable).show(run)
@@ -514,7 +524,7 @@ class ReviewApp(App[str]):
         if self.figures is None:
             if self._changed("milestones", None):
                 out.append("milestones and figures: reading the whole log…", style="dim")
-                self.query_one("#review-milestones", Static).update(out)
+                self.query_one("#review-milestones", Static).update(out, layout=False)
             return
         seq = self._cursor_seq()
         marks = self.figures.marks
@@ -538,7 +548,7 @@ class ReviewApp(App[str]):
             out.append("refused: " + self.shown(computed.refused[0], one_line=True))
         else:
             out.append("  ".join(f"{name} {computed.text(name)}" for name, _ in FIGURES))
-        self.query_one("#review-milestones", Static).update(out)
+        self.query_one("#review-milestones", Static).update(out, layout=False)
 
     def _cursor_seq(self) -> int | None:
         for i in range(self.cursor, -1, -1):
@@ -575,7 +585,7 @@ class ReviewApp(App[str]):
                 text.append(" (to the end once it is read)")
         if self.remarks.items:
             text.append(f" · {len(self.remarks.items)} remark(s)")
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(text, layout=False)
 
 
 def open_replay(path: Path) -> LogReplay:

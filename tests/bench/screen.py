@@ -43,9 +43,15 @@ PROSE = {DOWN: b"corrupt", UP: b"fewer"}  # words of those steps' text
 
 
 class Console:
-    """``incident-console demo`` on a pseudo-terminal of its own."""
+    """``incident-console demo`` (or another command: ``args``) on a pseudo-terminal of its own."""
 
-    def __init__(self, home: Path, repo: Path, size: tuple[int, int] = (120, 40)) -> None:
+    def __init__(
+        self,
+        home: Path,
+        repo: Path,
+        size: tuple[int, int] = (120, 40),
+        args: tuple[str, ...] = ("demo",),
+    ) -> None:
         master, slave = pty.openpty()
         cols, rows = size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -62,9 +68,12 @@ class Console:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.master = master
         self.unread = b""
+        self.watch: tuple[bytes, ...] = ()
+        self.seen: dict[bytes, float] = {}
+        self._tail = b""
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "console", "demo"],
+            [sys.executable, "-m", "console", *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -86,10 +95,21 @@ class Console:
                 raise TimeoutError(f"{mark!r} never reached the terminal")
             ready, _, _ = select.select([self.master], [], [], left)
             if ready:
-                self.unread = self.unread[-len(mark) :] + os.read(self.master, 1 << 16)
+                self.unread = self.unread[-len(mark) :] + self.read()
                 now = time.perf_counter()
         self.unread = self.unread[found + len(mark) :]
         return now
+
+    def read(self) -> bytes:
+        """What the console wrote since the last read, noting when each ``watch`` mark first
+        arrived (in ``seen``): marks written while a measure waits for something else."""
+        data = os.read(self.master, 1 << 16)
+        now = time.perf_counter()
+        for mark in self.watch:
+            if mark not in self.seen and mark in self._tail + data:
+                self.seen[mark] = now
+        self._tail = data[-64:]
+        return data
 
     def drain(self, seconds: float) -> None:
         """Read and drop what the console writes for ``seconds``."""
@@ -97,7 +117,7 @@ class Console:
         while (left := end - time.perf_counter()) > 0:
             ready, _, _ = select.select([self.master], [], [], left)
             if ready:
-                os.read(self.master, 1 << 16)
+                self.read()
         self.unread = b""
 
     def press(self, key: bytes) -> float:
