@@ -15,6 +15,7 @@ import pwd
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +50,9 @@ class EtcdCluster:
     def endpoints(self) -> str:
         return ",".join(m.endpoint for m in self.members)
 
-    def argv(self, member: EtcdMember, *, initial_state: str = "new") -> list[str]:
+    def argv(
+        self, member: EtcdMember, *, initial_state: str = "new", extra: Sequence[str] = ()
+    ) -> list[str]:
         """The command line that starts ``member`` (the test's, and a node's stand-in unit's)."""
         cluster = ",".join(f"{m.name}=http://127.0.0.1:{m.peer_port}" for m in self.members)
         return [
@@ -76,12 +79,15 @@ class EtcdCluster:
             "50",
             "--election-timeout",
             "500",
+            *extra,
         ]
 
-    def start(self, member: EtcdMember, *, initial_state: str = "new") -> None:
+    def start(
+        self, member: EtcdMember, *, initial_state: str = "new", extra: Sequence[str] = ()
+    ) -> None:
         env = {**os.environ, "ETCDCTL_API": "3"}
         member.process = subprocess.Popen(
-            self.argv(member, initial_state=initial_state),
+            self.argv(member, initial_state=initial_state, extra=extra),
             stdout=member.log.open("ab"),
             stderr=subprocess.STDOUT,
             env=env,
@@ -110,6 +116,19 @@ class EtcdCluster:
             _stop_pid(member)  # started by someone else (a node's stand-in unit)
         member.process = None
         member.pidfile.unlink(missing_ok=True)
+
+    def force_new_cluster(self, member: EtcdMember) -> None:
+        """Restart ``member`` alone with ``--force-new-cluster``, cut off from its peers.
+
+        etcd makes it a one-member cluster that keeps its data and the cluster id, and it takes
+        writes on its own. Its peer listener moves to a port the others do not know (the
+        partition is still there): were they to reach it, it would answer them as removed
+        members and they would stop ("the member has been permanently removed").
+        """
+        self.stop(member)
+        member.peer_port = free_port()
+        self.start(member, initial_state="existing", extra=["--force-new-cluster"])
+        self.wait_healthy(endpoints=member.endpoint)
 
     def etcdctl(self, *args: str, endpoints: str | None = None) -> subprocess.CompletedProcess[str]:
         """``etcdctl args`` against every member (or ``endpoints``)."""
