@@ -7,7 +7,6 @@ explicitly is always parsed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.errors import ProblemList
@@ -32,30 +31,78 @@ def runbook_files(paths: list[Path]) -> list[Path]:
     return out
 
 
-@dataclass
 class Library:
-    """Parsed runbooks and the problems of the ones that did not parse."""
+    """Parsed runbooks and the problems of the ones that did not parse.
 
-    runbooks: list[Runbook] = field(default_factory=list)
-    problems: ProblemList = field(default_factory=ProblemList)
+    A library from ``load_library`` parses its files on first use: ``by_id`` parses the file
+    named like the id first, so a drill or a runbook opened by name starts without parsing a
+    team's whole library; ``runbooks`` and ``problems`` parse the rest (the screen asks for them
+    after its first frame). Runbooks keep the files' order."""
+
+    def __init__(
+        self,
+        runbooks: list[Runbook] | None = None,
+        problems: ProblemList | None = None,
+        *,
+        files: list[Path] | None = None,
+    ) -> None:
+        self._given = list(runbooks or [])
+        self._given_problems = problems or ProblemList()
+        self._files = list(files or [])
+        self._parsed: dict[Path, tuple[Runbook | None, ProblemList]] = {}
+
+    @property
+    def runbooks(self) -> list[Runbook]:
+        """Every runbook that parsed, in the files' order."""
+        self._parse_all()
+        parsed = (self._parsed[file][0] for file in self._files)
+        return [*self._given, *(runbook for runbook in parsed if runbook is not None)]
+
+    @property
+    def problems(self) -> ProblemList:
+        """The problems of every file, in the files' order."""
+        self._parse_all()
+        out = ProblemList()
+        out.extend(self._given_problems)
+        for file in self._files:
+            out.extend(self._parsed[file][1])
+        return out
 
     def by_id(self, runbook_id: str) -> Runbook | None:
         """The runbook with this id or file stem."""
-        for runbook in self.runbooks:
-            if runbook.id == runbook_id or Path(runbook.file).stem == runbook_id:
+        named = [file for file in self._files if file.stem == runbook_id]
+        for file in named:
+            self._parse(file)
+        known = [*self._given, *(self._parsed[file][0] for file in self._parsed)]
+        for runbook in known:
+            if runbook is not None and self._is(runbook, runbook_id):
+                return runbook
+        for runbook in self.runbooks:  # an id that is not its file's name
+            if self._is(runbook, runbook_id):
                 return runbook
         return None
 
+    @staticmethod
+    def _is(runbook: Runbook, runbook_id: str) -> bool:
+        return runbook.id == runbook_id or Path(runbook.file).stem == runbook_id
+
+    def _parse_all(self) -> None:
+        for file in self._files:
+            self._parse(file)
+
+    def _parse(self, file: Path) -> None:
+        if file in self._parsed:
+            return
+        problems = ProblemList()
+        text = load_runbook_text(file, problems)
+        runbook = None
+        if text is not None:
+            runbook, found = parse_runbook(text, file)
+            problems.extend(found)
+        self._parsed[file] = (runbook, problems)
+
 
 def load_library(paths: list[Path]) -> Library:
-    """Parse every runbook under ``paths``; keep going past broken ones."""
-    library = Library()
-    for file in runbook_files(paths):
-        text = load_runbook_text(file, library.problems)
-        if text is None:
-            continue
-        runbook, problems = parse_runbook(text, file)
-        library.problems.extend(problems)
-        if runbook is not None:
-            library.runbooks.append(runbook)
-    return library
+    """The runbooks under ``paths``, each parsed when first asked for; broken ones are kept
+    as problems and the rest go on."""
+    return Library(files=runbook_files(paths))

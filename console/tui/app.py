@@ -202,6 +202,7 @@ class ConsoleApp(App[str]):
             self.run_worker(self._facilitator_channel(), name="channel", group="engines")
         if self.ws.runbook is not None:
             self.open_runbook(self.ws.runbook)
+            self.call_after_refresh(self._read_library)
         else:
             self.call_later(self.action_open_runbook)
         for warning in self.ws.incident.warnings:
@@ -511,6 +512,11 @@ class ConsoleApp(App[str]):
         runbook = await self.push_screen_wait(RunbookPicker(choices, self.redactor))
         if runbook is not None:
             self.open_runbook(runbook)
+
+    def _read_library(self) -> None:
+        """Parse the rest of the library once the first frame is out, off the screen's thread,
+        so the picker and the palette open at once (a library is parsed when first used)."""
+        self.run_worker(lambda: self.ws.library.runbooks, thread=True, name="library")
 
     def ranked_runbooks(self) -> list[tuple[Runbook, str]]:
         """The library, runbooks answering firing alerts first, each with why it is offered."""

@@ -110,7 +110,7 @@ def _functions(obj: object) -> list[types.FunctionType]:
     if isinstance(obj, types.FunctionType):
         return [obj]
     if isinstance(obj, type) and obj.__module__.startswith("console."):
-        members = [getattr(m, "__func__", m) for m in vars(obj).values()]
+        members = [getattr(m, "__func__", m) for m in list(vars(obj).values())]
         return [f for f in members if isinstance(f, types.FunctionType)]
     return []
 

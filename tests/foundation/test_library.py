@@ -1,0 +1,67 @@
+"""The runbook library: parsed on first use, by name first, in the files' order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import console.runbook.library as library_module
+from console.runbook.library import load_library
+
+GOOD = "---\nid: {id}\ntitle: {id}\nalerts: [{id}Alert]\n---\n# {id}\n\n## Step\n\nText.\n"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    for name in ("alpha", "beta", "gamma"):
+        (tmp_path / f"{name}.md").write_text(GOOD.format(id=name))
+    (tmp_path / "delta.md").write_text(GOOD.format(id="renamed"))  # id unlike its file
+    (tmp_path / "broken.md").write_text("---\nid: [unclosed\n---\n# Broken\n\n## Step\n")
+    (tmp_path / "README.md").write_text("# Not a runbook: no front matter\n")
+    return tmp_path
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files parsed, in the order they were."""
+    seen: list[str] = []
+    real = library_module.parse_runbook
+
+    def counting(text: str, file: Path):  # type: ignore[no-untyped-def]
+        seen.append(Path(file).name)
+        return real(text, file)
+
+    monkeypatch.setattr(library_module, "parse_runbook", counting)
+    return seen
+
+
+def test_a_runbook_asked_for_by_name_is_the_only_one_parsed(
+    folder: Path, parsed: list[str]
+) -> None:
+    library = load_library([folder])
+    assert parsed == []  # nothing is parsed before it is asked for
+    runbook = library.by_id("beta")
+    assert runbook is not None and runbook.id == "beta"
+    assert parsed == ["beta.md"]
+
+
+def test_an_id_unlike_its_file_name_is_still_found(folder: Path, parsed: list[str]) -> None:
+    library = load_library([folder])
+    runbook = library.by_id("renamed")
+    assert runbook is not None and Path(runbook.file).name == "delta.md"
+    assert library.by_id("nowhere") is None
+    assert sorted(parsed) == ["alpha.md", "beta.md", "broken.md", "delta.md", "gamma.md"]
+
+
+def test_the_whole_library_keeps_the_files_order_and_every_problem(
+    folder: Path, parsed: list[str]
+) -> None:
+    library = load_library([folder])
+    library.by_id("gamma")  # parsed out of order first
+    assert [r.id for r in library.runbooks] == ["alpha", "beta", "renamed", "gamma"]
+    problems = [str(p) for p in library.problems]
+    assert problems and all(p.startswith(f"{folder / 'broken.md'}:") for p in problems)
+    assert problems[0].startswith(f"{folder / 'broken.md'}:2: bad YAML")
+    library.runbooks  # noqa: B018 - asked again: nothing is parsed twice
+    assert sorted(parsed) == ["alpha.md", "beta.md", "broken.md", "delta.md", "gamma.md"]
