@@ -21,15 +21,46 @@ import yaml
 from click.testing import CliRunner
 
 from console.cli import cli
-from tests.foundation.test_shipped_rules import ETCD_MIXIN
+from tests.foundation.test_shipped_rules import ETCD_MIXIN, alert_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # etcd-io/etcd contrib/mixin/alerts/alerts.libsonnet (the etcd monitoring mixin).
 ETCD_MIXIN_NAMES = sorted(ETCD_MIXIN)
 
-# samber/awesome-prometheus-alerts dist/rules/etcd/embedded-exporter.yml.
+# samber/awesome-prometheus-alerts dist/rules/etcd/embedded-exporter.yml at commit 549dd017,
+# the newest version read (19 rules); runbooks/rules/etcd-awesome.yml holds all but the v2 ones.
 AWESOME_ETCD = [
+    "EtcdNoLeader",
+    "EtcdInsufficientMembersForQuorum",
+    "EtcdHighFsyncDurationsCritical",
+    "EtcdHighFsyncDurations",
+    "EtcdHighCommitDurations",
+    "EtcdDatabaseHighFragmentationRatio",
+    "EtcdInsufficientMembers",
+    "EtcdHighNumberOfFailedGrpcRequestsCritical",
+    "EtcdHighNumberOfFailedHttpRequestsCritical",
+    "EtcdHighNumberOfLeaderChanges",
+    "EtcdHighNumberOfFailedGrpcRequestsWarning",
+    "EtcdGrpcRequestsSlow",
+    "EtcdHighNumberOfFailedHttpRequestsWarning",
+    "EtcdHttpRequestsSlow",
+    "EtcdMemberCommunicationSlow",
+    "EtcdHighNumberOfFailedProposals",
+    "EtcdPeerCommunicationFailures",
+    "EtcdDatabaseQuotaLowSpace",
+    "EtcdExcessiveDatabaseGrowth",
+]
+_ETCD_V2 = "etcd v2 HTTP API: etcd 3 has no etcd_http_* metrics"
+AWESOME_ETCD_LEFT_OUT = {
+    "EtcdHighNumberOfFailedHttpRequestsWarning": _ETCD_V2,
+    "EtcdHighNumberOfFailedHttpRequestsCritical": _ETCD_V2,
+    "EtcdHttpRequestsSlow": _ETCD_V2,
+}
+
+# The same file at commit ccf24bcf, an earlier release teams still run: both failed-gRPC
+# rules (1% and 5%) are EtcdHighNumberOfFailedGrpcRequests, both v2 ones ...FailedHttpRequests.
+AWESOME_ETCD_EARLIER = [
     "EtcdInsufficientMembers",
     "EtcdNoLeader",
     "EtcdHighNumberOfLeaderChanges",
@@ -42,9 +73,9 @@ AWESOME_ETCD = [
     "EtcdHighFsyncDurations",
     "EtcdHighCommitDurations",
 ]
-AWESOME_ETCD_LEFT_OUT = {
-    "EtcdHighNumberOfFailedHttpRequests": "etcd v2 HTTP API: etcd 3 has no etcd_http_* metrics",
-    "EtcdHttpRequestsSlow": "etcd v2 HTTP API: etcd 3 has no etcd_http_* metrics",
+AWESOME_ETCD_EARLIER_LEFT_OUT = {
+    "EtcdHighNumberOfFailedHttpRequests": _ETCD_V2,
+    "EtcdHttpRequestsSlow": _ETCD_V2,
 }
 
 # samber/awesome-prometheus-alerts dist/rules/redis/oliver006-redis-exporter.yml.
@@ -316,6 +347,7 @@ NODE_MIXIN_LEFT_OUT = {
 PUBLIC_RULE_SETS: dict[str, tuple[list[str], dict[str, str]]] = {
     "etcd-mixin": (ETCD_MIXIN_NAMES, {}),
     "awesome-etcd": (AWESOME_ETCD, AWESOME_ETCD_LEFT_OUT),
+    "awesome-etcd-earlier": (AWESOME_ETCD_EARLIER, AWESOME_ETCD_EARLIER_LEFT_OUT),
     "awesome-redis": (AWESOME_REDIS, {}),
     "redis-mixin": (REDIS_MIXIN, REDIS_MIXIN_LEFT_OUT),
     "awesome-postgres": (AWESOME_POSTGRES, AWESOME_POSTGRES_LEFT_OUT),
@@ -332,6 +364,8 @@ PAGES = [
     "etcdInsufficientMembers",
     "etcdNoLeader",
     "EtcdNoLeader",
+    "EtcdInsufficientMembersForQuorum",
+    "EtcdDatabaseQuotaLowSpace",
     "RedisDown",
     "RedisMissingMaster",
     "RedisTooManyMasters",
@@ -380,6 +414,17 @@ def test_the_pages_of_the_public_sets_have_a_runbook(tmp_path: Path) -> None:
     assert set(PAGES) <= everything
     output = lint_with_rules(tmp_path, PAGES)
     assert f"coverage: {len(PAGES)}/{len(PAGES)} alerts have a runbook" in output, output
+
+
+def test_the_shipped_awesome_etcd_file_holds_exactly_upstreams_etcd_3_alerts() -> None:
+    """runbooks/rules/etcd-awesome.yml claims upstream's names: no invented name, none missing
+    but the v2 ones, and both failed-gRPC thresholds (1% and 5%) kept."""
+    shipped = alert_names(ROOT / "runbooks" / "rules" / "etcd-awesome.yml")
+    assert shipped == set(AWESOME_ETCD) - set(AWESOME_ETCD_LEFT_OUT)
+    assert {
+        "EtcdHighNumberOfFailedGrpcRequestsWarning",
+        "EtcdHighNumberOfFailedGrpcRequestsCritical",
+    } <= shipped
 
 
 def test_the_docs_name_every_left_out_alert() -> None:

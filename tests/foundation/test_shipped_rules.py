@@ -14,7 +14,6 @@ a new file is covered by adding it) and the helpers the per-system tests use for
 from __future__ import annotations
 
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -137,20 +136,26 @@ def test_the_etcd_file_carries_the_mixin_names() -> None:
     assert alert_names(ROOT / "runbooks" / "rules" / "etcd.yml") == ETCD_MIXIN
 
 
+# The series both etcd promtool units start from: of three members, m2 goes down at 2m and m3
+# at 4m, when m1 also loses its leader (a ``str.format`` argument, so single braces).
+MEMBERS_GOING_DOWN = """\
+  - interval: 1m
+    input_series:
+      - series: 'up{job="etcd",instance="m1"}'
+        values: '1x20'
+      - series: 'up{job="etcd",instance="m2"}'
+        values: '1 1 0x18'
+      - series: 'up{job="etcd",instance="m3"}'
+        values: '1 1 1 1 0x16'
+      - series: 'etcd_server_has_leader{job="etcd",instance="m1"}'
+        values: '1 1 1 1 0x16'"""
+
+
 PROMTOOL_TEST = """\
 rule_files: [{rules}]
 evaluation_interval: 1m
 tests:
-  - interval: 1m
-    input_series:
-      - series: 'up{{job="etcd",instance="m1"}}'
-        values: '1x20'
-      - series: 'up{{job="etcd",instance="m2"}}'
-        values: '1 1 0x18'
-      - series: 'up{{job="etcd",instance="m3"}}'
-        values: '1 1 1 1 0x16'
-      - series: 'etcd_server_has_leader{{job="etcd",instance="m1"}}'
-        values: '1 1 1 1 0x16'
+{members_going_down}
     alert_rule_test:
       - eval_time: 1m
         alertname: etcdMembersDown
@@ -184,4 +189,83 @@ tests:
 
 def test_the_paging_etcd_alerts_fire_under_their_names(tmp_path: Path) -> None:
     rules = ROOT / "runbooks" / "rules" / "etcd.yml"
-    assert_promtool_tests_pass(tmp_path, textwrap.dedent(PROMTOOL_TEST).format(rules=rules))
+    assert_promtool_tests_pass(
+        tmp_path, PROMTOOL_TEST.format(rules=rules, members_going_down=MEMBERS_GOING_DOWN)
+    )
+
+
+# gRPC requests handled per 15s, by (method, code): 2% of Range and 9% of Put requests fail;
+# Txn's NotFound is an answer, not a failure.
+GRPC_HANDLED = {
+    ("Range", "OK"): 100,
+    ("Range", "Unavailable"): 2,
+    ("Put", "OK"): 100,
+    ("Put", "Unavailable"): 10,
+    ("Txn", "NotFound"): 10,
+}
+GRPC_SERIES = "\n".join(
+    f'      - series: \'grpc_server_handled_total{{grpc_service="KV",'
+    f'grpc_method="{method}",grpc_code="{code}"}}\'\n        values: \'0+{count}x40\''
+    for (method, code), count in GRPC_HANDLED.items()
+)
+
+AWESOME_PROMTOOL_TEST = """\
+rule_files: [{rules}]
+evaluation_interval: 15s
+tests:
+{members_going_down}
+    alert_rule_test:
+      - eval_time: 3m
+        alertname: EtcdInsufficientMembersForQuorum
+        exp_alerts: []
+      - eval_time: 6m
+        alertname: EtcdInsufficientMembersForQuorum
+        exp_alerts: []
+      - eval_time: 7m
+        alertname: EtcdInsufficientMembersForQuorum
+        exp_alerts:
+          - exp_labels: {{severity: critical, job: etcd}}
+            exp_annotations:
+              summary: too few etcd members are reachable for quorum (1)
+              runbook_url: runbooks/etcd-member-down.md
+      - eval_time: 4m
+        alertname: EtcdNoLeader
+        exp_alerts:
+          - exp_labels: {{severity: critical, job: etcd, instance: m1}}
+            exp_annotations:
+              summary: etcd has no leader (instance m1)
+              runbook_url: runbooks/etcd-member-down.md
+  - interval: 15s
+    input_series:
+{grpc_series}
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: EtcdHighNumberOfFailedGrpcRequestsWarning
+        exp_alerts:
+          - exp_labels: {{severity: warning, grpc_service: KV, grpc_method: Range}}
+            exp_annotations:
+              summary: more than 1% of etcd gRPC Range requests fail
+              runbook_url: runbooks/etcd-slow.md
+          - exp_labels: {{severity: warning, grpc_service: KV, grpc_method: Put}}
+            exp_annotations:
+              summary: more than 1% of etcd gRPC Put requests fail
+              runbook_url: runbooks/etcd-slow.md
+      - eval_time: 5m
+        alertname: EtcdHighNumberOfFailedGrpcRequestsCritical
+        exp_alerts:
+          - exp_labels: {{severity: critical, grpc_service: KV, grpc_method: Put}}
+            exp_annotations:
+              summary: more than 5% of etcd gRPC Put requests fail
+              runbook_url: runbooks/etcd-slow.md
+"""
+
+
+def test_the_paging_awesome_etcd_alerts_fire_under_upstreams_names(tmp_path: Path) -> None:
+    """etcd-awesome.yml's quorum and leader pages fire under upstream's names (one member of
+    three down is not a quorum loss), and its two failed-gRPC rules keep their own thresholds:
+    2% failing Range requests warn, 9% failing Puts also page, NotFound is not a failure."""
+    rules = ROOT / "runbooks" / "rules" / "etcd-awesome.yml"
+    unit_test = AWESOME_PROMTOOL_TEST.format(
+        rules=rules, members_going_down=MEMBERS_GOING_DOWN, grpc_series=GRPC_SERIES
+    )
+    assert_promtool_tests_pass(tmp_path, unit_test)
