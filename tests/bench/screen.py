@@ -33,6 +33,7 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,9 +44,17 @@ PROSE = {DOWN: b"corrupt", UP: b"fewer"}  # words of those steps' text
 
 
 class Console:
-    """``incident-console demo`` on a pseudo-terminal of its own."""
+    """``incident-console demo`` (or ``args``) on a pseudo-terminal of its own.
 
-    def __init__(self, home: Path, repo: Path, size: tuple[int, int] = (120, 40)) -> None:
+    ``tests/bench/stream.py`` drives ``open`` with it."""
+
+    def __init__(
+        self,
+        home: Path,
+        repo: Path,
+        size: tuple[int, int] = (120, 40),
+        args: Sequence[str] = ("demo",),
+    ) -> None:
         master, slave = pty.openpty()
         cols, rows = size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -64,7 +73,7 @@ class Console:
         self.unread = b""
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "console", "demo"],
+            [sys.executable, "-m", "console", *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,
