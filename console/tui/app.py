@@ -252,8 +252,9 @@ class ConsoleApp(App[str]):
                 markup=False,
             )
         if event.type in ("block.output", "output.truncated"):
-            self._output_arrived()  # output changes no mark or status
-        elif event.type.startswith(("block.", "node.", "step.", "action.")):
+            self._output_arrived()  # output changes no mark; the event count goes with it
+            return
+        if event.type.startswith(("block.", "node.", "step.", "action.")):
             self._refresh_runbook()
         self._status()
 
@@ -351,13 +352,15 @@ class ConsoleApp(App[str]):
         self._prose_timer = self.set_timer(PROSE_DELAY_S, partial(markdown.update, text))
 
     def _output_arrived(self) -> None:
-        """New output: redraw at once after a quiet spell, then at most every
-        ``OUTPUT_REDRAW_S`` while it keeps coming. Redrawn per chunk, three streaming nodes
-        had the pane re-wrapped hundreds of times a second and keys waited seconds."""
+        """New output: redraw the pane and the status bar at once after a quiet spell, then at
+        most every ``OUTPUT_REDRAW_S`` while it keeps coming. Redrawn per chunk, three
+        streaming nodes had the pane re-wrapped hundreds of times a second and keys waited
+        seconds."""
         if self._output_timer is not None:
             self._output_waiting = True
             return
         self._show_block(output_only=True)
+        self._status()
         self._output_timer = self.set_timer(OUTPUT_REDRAW_S, self._output_window_ended)
 
     def _output_window_ended(self) -> None:

@@ -6,16 +6,17 @@ It starts OpenSSH sshd on loopback for three nodes (``tests/execute/sshd.py``) a
 ``incident-console open`` on a two-step runbook in a pseudo-terminal of 120x40
 (``tests/bench/screen.py``'s ``Console``). Step 1's check runs on the three nodes a generator
 that writes ``--rate`` lines a second in total (every 100 ms, each node a tenth of its share,
-fixed-width lines), for ``--seconds``, and then a burst of ``--overflow`` lines more per node.
-``execution.output_cap`` is raised so that exactly the paced lines fit (plus half a line), so
-the stream reaches the screen for the whole run and only the burst is cut.
+fixed-width lines) for ``--seconds`` and then ``--past-cap`` seconds more.
+``execution.output_cap`` is raised so that exactly the lines of the first ``--seconds`` fit
+(plus half a line): the stream reaches the screen for all of them, and what comes after is cut.
 
 - keypress: while it streams, ``down`` and ``up`` alternately in the steps list, each from the
   moment the key is written until the terminal has received the repaint of the newly
   highlighted step's title; median, p95 and max, per direction too (``up`` comes back to the
   streaming block, whose output pane is redrawn as output arrives);
 - memory: the console process's resident size (``/proc/PID/status``) before the block starts,
-  each second while it streams, and its peak (``VmHWM``);
+  each second while it streams, and its peak (``VmHWM``); once the cap is reached it must stay
+  flat while the nodes go on streaming;
 - CPU: the console's user+system time over the stream;
 - the log: after the console has quit, the journal's ``block.output`` text of each node is
   every line the generator wrote up to the cap, in order and without a gap, and its
@@ -53,8 +54,11 @@ MEMORY_SLACK = 96 << 20
 """What the console may grow by besides the kept output: screen buffers, asyncssh windows,
 Python's allocator keeping freed arenas."""
 KEPT_FACTOR = 3
-"""Copies of each kept byte the console may hold: the runner's, the fold's, and the string
-overhead of their chunks (see docs/performance.md, "Streaming output")."""
+"""Bytes of memory the console may hold per byte of kept output: one copy shared by the runner,
+the journal's fold and the screen, the node's whole output joined once at its end for judging,
+and what the allocator keeps (see docs/performance.md, "Streaming output")."""
+PAST_CAP_GROWTH = 16 << 20
+"""What the console may grow by while the nodes stream past the cap (nothing is kept)."""
 
 
 def filler(line_bytes: int) -> str:
@@ -65,8 +69,8 @@ def filler(line_bytes: int) -> str:
     return ("of the stream, as a busy service would log it " * 8)[:room]
 
 
-def generator(per_tick: int, ticks: int, overflow: int, line_bytes: int) -> str:
-    """The check's body: ``per_tick`` lines every 100 ms for ``ticks`` ticks, then the burst.
+def generator(per_tick: int, ticks: int, line_bytes: int) -> str:
+    """The check's body: ``per_tick`` lines every 100 ms for ``ticks`` ticks.
 
     Lines are counted, not timed: a node that falls behind writes the same lines late."""
     fmt = f"{PREFIX}%0{DIGITS}.0f {filler(line_bytes)}"
@@ -79,7 +83,6 @@ def generator(per_tick: int, ticks: int, overflow: int, line_bytes: int) -> str:
             f"  left=$((t0 + i * {int(TICK_S * 1e9)} - $(date +%s%N)))",
             '  if [ "$left" -gt 0 ]; then sleep "0.$(printf %09d "$left")"; fi',
             "done",
-            f'seq -f "{fmt}" $((n + 1)) $((n + {overflow}))' if overflow else "true",
         ]
     )
 
@@ -244,14 +247,15 @@ def read_log(log: Path) -> tuple[dict[str, NodeLog], int]:
 
 
 def check_log(
-    nodes: dict[str, NodeLog], paced: int, overflow: int, line_bytes: int, cap: int
+    nodes: dict[str, NodeLog], paced: int, produced_lines: int, line_bytes: int, cap: int
 ) -> list[str]:
-    """Problems with the log: a line missing or out of order, counts that do not add up."""
+    """Problems with the log: a line missing or out of order, counts that do not add up.
+
+    ``paced``: the lines each node wrote before the cap; ``produced_lines``: all it wrote."""
     problems: list[str] = []
     if len(nodes) != NODES:
         problems.append(f"output of {len(nodes)} nodes in the log, expected {NODES}")
     tail = filler(line_bytes)
-    produced_lines = paced + overflow
     produced_bytes = produced_lines * line_bytes
     for name, node in sorted(nodes.items()):
         text = "".join(node.text)
@@ -268,7 +272,7 @@ def check_log(
         if len(lines) < paced:
             problems.append(f"{name}: {len(lines)} whole lines in the log, {paced} were paced")
         cut = node.truncated
-        if overflow and cut is None:
+        if produced_lines > paced and cut is None:
             problems.append(f"{name}: no output.truncated although the cap was passed")
         if cut is not None:
             if cut["kept_bytes"] != kept or cut["kept_bytes"] + cut["dropped_bytes"] != (
@@ -300,18 +304,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="how long the nodes stream")
     parser.add_argument("--rate", type=int, default=10_000, help="lines a second, all nodes")
     parser.add_argument("--line-bytes", type=int, default=100, help="bytes of each line")
-    parser.add_argument("--overflow", type=int, default=20_000, help="lines per node past the cap")
+    parser.add_argument(
+        "--past-cap", type=int, default=10, help="seconds the nodes go on streaming past the cap"
+    )
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between keypresses")
     parser.add_argument(
         "--repo", type=Path, default=REPO, help="the checkout to run (compare with an older one)"
     )
     args = parser.parse_args()
     ticks = round(args.seconds / TICK_S)
+    past_ticks = round(args.past_cap / TICK_S)
     per_tick = max(1, round(args.rate / NODES * TICK_S))
     paced = per_tick * ticks
     cap = max(1024, paced * args.line_bytes + args.line_bytes // 2)
-    timeout_s = args.seconds * 3 + 120
-    body = generator(per_tick, ticks, args.overflow, args.line_bytes)
+    timeout_s = (args.seconds + args.past_cap) * 3 + 120
+    body = generator(per_tick, ticks + past_ticks, args.line_bytes)
     load = os.getloadavg()
     cluster = SshdCluster.start(loopback_addresses(NODES, first=220))
     try:
@@ -319,12 +326,12 @@ def main() -> None:
             home = Path(tmp)
             (home / "stream.md").write_text(runbook(body, timeout_s))
             (home / "console.yaml").write_text(config(cluster, cap, timeout_s))
-            run = drive(home, args, args.seconds)
+            run = drive(home, args, args.seconds + args.past_cap)
             assert run.log is not None
             nodes, events = read_log(run.log)
     finally:
         cluster.stop()
-    problems = check_log(nodes, paced, args.overflow, args.line_bytes, cap)
+    problems = check_log(nodes, paced, per_tick * (ticks + past_ticks), args.line_bytes, cap)
     report(args, run, events, per_tick, cap, load)
     kept = sum(len("".join(n.text).encode()) for n in nodes.values())
     bound = run.rss_before + KEPT_FACTOR * kept + MEMORY_SLACK
@@ -332,6 +339,21 @@ def main() -> None:
         problems.append(
             f"peak RSS {mib(run.peak)} is over {mib(run.rss_before)} + {KEPT_FACTOR} x "
             f"{mib(kept)} kept + {mib(MEMORY_SLACK)}"
+        )
+    past = [rss for at, rss in run.rss if at >= args.seconds + 1]
+    if len(past) >= 2 and max(past) - past[0] > PAST_CAP_GROWTH:
+        problems.append(
+            f"RSS grew from {mib(past[0])} to {mib(max(past))} while the nodes streamed past "
+            "the cap"
+        )
+    at_cap = [rss for at, rss in run.rss if at <= args.seconds + 1]
+    if at_cap and run.rss:
+        first = run.rss[0][1]
+        print(
+            f"kept output {mib(kept)} in all; RSS from the first second to the cap "
+            f"{mib(first)} -> {mib(at_cap[-1])} ({(at_cap[-1] - first) / max(kept, 1):.2f} bytes "
+            f"per kept byte), past the cap {mib(past[0] if past else 0)} -> "
+            f"{mib(max(past) if past else 0)}"
         )
     print()
     print(f"log: {'exact' if not problems else 'PROBLEMS'}; peak RSS bound {mib(bound)}")
@@ -351,7 +373,7 @@ def report(
     rate = per_tick * NODES / TICK_S
     print(
         f"{NODES} nodes, {rate:.0f} lines/s in all for {args.seconds} s, "
-        f"{args.line_bytes}-byte lines, then {args.overflow} lines per node past the cap "
+        f"{args.line_bytes}-byte lines, then {args.past_cap} s more past the cap "
         f"({cap} bytes per node); load average before {load[0]:.2f}, "
         f"after {os.getloadavg()[0]:.2f}"
     )
