@@ -8,6 +8,7 @@ a telemetry poll (``TelemetryUpdated``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from functools import partial
 
@@ -715,7 +716,14 @@ async def run_app(workspace: Workspace) -> str | None:
     that stopped the console is raised here, after the screen is gone.
     """
     app = ConsoleApp(workspace)
-    farewell = await app.run_async()
+    # What start-up built lives as long as the console: out of the collector's way, a full
+    # collection (about one a second while output streams and keys move the screen) pauses
+    # the screen half as long (docs/performance.md, "Streaming output").
+    gc.freeze()
+    try:
+        farewell = await app.run_async()
+    finally:
+        gc.unfreeze()
     crash = app._exception  # Textual keeps an unhandled error here; run_async returns anyway
     if crash is not None:
         raise crash  # the caller journals it and ends the log

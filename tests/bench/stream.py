@@ -46,7 +46,9 @@ from tests.execute.sshd import SshdCluster, loopback_addresses  # noqa: E402
 
 NODES = 3
 TICK_S = 0.1
-STEP_TITLES = {DOWN: b"Read the aftermath", UP: b"Watch the flow"}
+STEP_TITLES = {DOWN: b"2. Read the aftermath", UP: b"1. Watch the flow"}
+"""The steps list's rows: with the number, so the timeline's "step 1: Watch the flow" (repainted
+with any relayout) cannot be mistaken for the highlight's repaint."""
 PREFIX = "line "  # every generated line: PREFIX, a 12-digit number, a space, filler, newline
 DIGITS = 12
 ENTER = b"\r"
