@@ -716,13 +716,17 @@ async def run_app(workspace: Workspace) -> str | None:
     that stopped the console is raised here, after the screen is gone.
     """
     app = ConsoleApp(workspace)
-    # What start-up built lives as long as the console: out of the collector's way, a full
-    # collection (about one a second while output streams and keys move the screen) pauses
-    # the screen half as long (docs/performance.md, "Streaming output").
+    # Full collections paused the screen 150-210 ms about once a second while output streamed
+    # and keys moved it. What start-up built lives as long as the console, so they pass over
+    # it (frozen), and young collections wait for 10,000 new objects instead of 700, so few
+    # objects live long enough to need a full one (docs/performance.md, "Streaming output").
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(10_000, 10, 10)
     try:
         farewell = await app.run_async()
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
     crash = app._exception  # Textual keeps an unhandled error here; run_async returns anyway
     if crash is not None:
