@@ -98,25 +98,29 @@ class NodeOutput:
         text, invalid = _decode(state, data[:keep] if keep < len(data) else data)
         if not text and not invalid:
             return None
-        state.parts.append(text)
-        return state.whole_lines(text, invalid)
+        out = state.whole_lines(text, invalid)
+        if out is not None:
+            # Keep the very string handed on: the journal and the screen's fold hold it too,
+            # so a node's kept output is in memory once, not once per holder.
+            state.parts.append(out.text)
+        return out
 
     def finish(self) -> dict[Stream, Decoded]:
         """Flush the decoders at end of output; an unfinished character counts as invalid."""
         out: dict[Stream, Decoded] = {}
         for name, state in self._streams.items():
             text, invalid = _decode(state, b"", final=True)
-            if text:
-                state.parts.append(text)
             rest = state.pending + text
             if rest:
+                state.parts.append(rest)
                 out[name] = Decoded(rest, invalid or state.pending_invalid)
             state.pending, state.pending_invalid = "", False
         return out
 
     def text(self, stream: Stream) -> str:
         """Everything kept from ``stream``, decoded."""
-        return "".join(self._streams[stream].parts)
+        state = self._streams[stream]
+        return "".join(state.parts) + state.pending
 
     @property
     def invalid_utf8(self) -> bool:

@@ -83,6 +83,21 @@ class NodeRun:
         """The node's whole output on ``stream`` (``stdout`` or ``stderr``)."""
         return "".join(c.text for c in self.chunks if c.stream == stream)
 
+    def head(self, stream: str, limit: int) -> tuple[str, int]:
+        """The first ``limit`` characters of ``stream`` and how many it has in all, without
+        joining all of it (a screen redrawn while a node streams megabytes asks often)."""
+        parts: list[str] = []
+        room = limit
+        size = 0
+        for chunk in self.chunks:
+            if chunk.stream != stream:
+                continue
+            size += len(chunk.text)
+            if room > 0:
+                parts.append(chunk.text[:room])
+                room -= len(parts[-1])
+        return "".join(parts), size
+
 
 @dataclass
 class BlockRun:

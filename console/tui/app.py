@@ -8,6 +8,7 @@ a telemetry poll (``TelemetryUpdated``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from functools import partial
 
@@ -61,6 +62,7 @@ from console.tui.themes import (
 )
 from console.tui.widgets import (
     BlocksList,
+    OutputLog,
     PanelsStrip,
     PanelsView,
     ResultsTable,
@@ -74,6 +76,7 @@ from console.tui.widgets import (
 from console.workspace import Workspace
 
 PROSE_DELAY_S = 0.06  # how long the highlight rests on a step before its text is drawn
+OUTPUT_REDRAW_S = 0.2  # while output keeps arriving, the output pane is redrawn this often
 
 
 class ConsoleApp(App[str]):
@@ -114,6 +117,9 @@ class ConsoleApp(App[str]):
         self._quitting = False
         self._block_task: asyncio.Task[object] | None = None
         self._prose_timer: Timer | None = None
+        self._output_timer: Timer | None = None
+        self._output_waiting = False
+        self._output_shown: Text | None = None
         self._unsubscribe = workspace.incident.sink.subscribe(self._on_event)
         self.redactor = workspace.incident.redactor
         self._theme_ready = False  # set once mounted: later changes are the engineer's choice
@@ -173,7 +179,7 @@ class ConsoleApp(App[str]):
                 yield BlocksList(self.redactor, id="blocks")
             with Vertical(id="right"):
                 yield ResultsTable(self.redactor, id="results")
-                yield RichLog(id="output", wrap=True, markup=False)
+                yield OutputLog(id="output", wrap=True, markup=False)
         yield RichLog(id="timeline", wrap=False, markup=False, max_lines=2000)
         yield StatusBar(id="status")
         yield ConsoleFooter()
@@ -248,8 +254,9 @@ class ConsoleApp(App[str]):
                 markup=False,
             )
         if event.type in ("block.output", "output.truncated"):
-            self._show_block()  # output changes no mark or status
-        elif event.type.startswith(("block.", "node.", "step.", "action.")):
+            self._output_arrived()  # output changes no mark; the event count goes with it
+            return
+        if event.type.startswith(("block.", "node.", "step.", "action.")):
             self._refresh_runbook()
         self._status()
 
@@ -346,24 +353,52 @@ class ConsoleApp(App[str]):
         markdown = self.query_one("#step-text", Markdown)
         self._prose_timer = self.set_timer(PROSE_DELAY_S, partial(markdown.update, text))
 
-    def _show_block(self) -> None:
+    def _output_arrived(self) -> None:
+        """New output: redraw the pane and the status bar at once after a quiet spell, then at
+        most every ``OUTPUT_REDRAW_S`` while it keeps coming. Redrawn per chunk, three
+        streaming nodes had the pane re-wrapped hundreds of times a second and keys waited
+        seconds."""
+        if self._output_timer is not None:
+            self._output_waiting = True
+            return
+        self._show_block(output_only=True)
+        self._status()
+        self._output_timer = self.set_timer(OUTPUT_REDRAW_S, self._output_window_ended)
+
+    def _output_window_ended(self) -> None:
+        self._output_timer = None
+        if self._output_waiting:
+            self._output_waiting = False
+            self._output_arrived()
+
+    def _show_block(self, *, output_only: bool = False) -> None:
+        """The selected block's results and output; ``output_only`` when only output came
+        (it changes no node's row, and refilling the table costs the screen a layout)."""
         block = self.block
         state = self.ws.incident.state
-        log = self.query_one("#output", RichLog)
         table = self.query_one(ResultsTable)
-        log.clear()
         status, reason = block_status(state, block.id) if block else ("not run", "")
         if block is not None and status in ("refused", "declined"):
-            table.show(None)
-            log.write(
+            if not output_only:
+                table.show(None)
+            self._show_output(
                 refusal_text(reason, self._required_first(block), self.redactor, tones_for(self))
             )
             return
         run = last_run(state, block.id) if block else None
         session = self.ws.session
         waiting = session.retrying.get(block.id) if block and session else None
-        table.show(run, waiting, time.time())
-        log.write(output_text(run, self.redactor, tones=tones_for(self)))
+        if not output_only:
+            table.show(run, waiting, time.time())
+        self._show_output(output_text(run, self.redactor, tones=tones_for(self)))
+
+    def _show_output(self, text: Text) -> None:
+        """Put ``text`` in the output pane, unless it is there already (wrapping it again is
+        the costliest thing the screen does while output streams)."""
+        if text == self._output_shown:
+            return
+        self.query_one("#output", OutputLog).replace(text)
+        self._output_shown = text
 
     def _required_first(self, block: Block) -> list[tuple[str, Step | None]]:
         """The checks ``block`` still needs to pass, each with its step."""
@@ -687,7 +722,18 @@ async def run_app(workspace: Workspace) -> str | None:
     that stopped the console is raised here, after the screen is gone.
     """
     app = ConsoleApp(workspace)
-    farewell = await app.run_async()
+    # Full collections paused the screen 150-210 ms about once a second while output streamed
+    # and keys moved it. What start-up built lives as long as the console, so they pass over
+    # it (frozen), and young collections wait for 10,000 new objects instead of 700, so few
+    # objects live long enough to need a full one (docs/performance.md, "Streaming output").
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(10_000, 10, 10)
+    try:
+        farewell = await app.run_async()
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     crash = app._exception  # Textual keeps an unhandled error here; run_async returns anyway
     if crash is not None:
         raise crash  # the caller journals it and ends the log

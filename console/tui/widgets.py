@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 from rich.text import Text
-from textual.widgets import DataTable, Label, ListItem, ListView, Static
+from textual.widgets import DataTable, Label, ListItem, ListView, RichLog, Static
 
 from console.execute.session import Retrying
 from console.journal.events import PanelValue
@@ -346,6 +346,27 @@ class ResultsTable(DataTable[Text]):
             )
 
 
+class OutputLog(RichLog):
+    """The output pane: a ``RichLog`` whose whole text is replaced when the block's output
+    grows. ``clear`` then ``write`` would shrink the scrollable size to nothing and back, and
+    each change of that size lays the whole screen out again; ``replace`` changes it only when
+    the new text is really taller or wider (see docs/performance.md, "Streaming output")."""
+
+    def replace(self, text: Text) -> None:
+        """Show ``text`` instead of what is shown (scrolled to its end, as ``write`` does)."""
+        if not self._size_known:  # before the first layout: RichLog defers writes itself
+            self.clear()
+            self.write(text)
+            return
+        # What RichLog.clear does, less setting virtual_size: write sets it once.
+        self.lines.clear()
+        self._line_cache.clear()
+        self._start_line = 0
+        self._widest_line_width = 0
+        self.write(text)
+        self.refresh()
+
+
 def refusal_text(
     reason: str, first: list[tuple[str, Step | None]], redactor: Redactor, tones: Tones = PLAIN
 ) -> Text:
@@ -390,9 +411,9 @@ def output_text(
             out.append_text(verdict_text(result.verdict, tones))
         out.append("\n")
         for stream in ("stdout", "stderr"):
-            text = node.text(stream)
-            if len(text) > limit:
-                text = text[:limit] + f"\n… {len(text) - limit} more characters in the log"
+            text, size = node.head(stream, limit)
+            if size > limit:
+                text += f"\n… {size - limit} more characters in the log"
             if text:
                 text = shown(redactor, text)
                 out.append(

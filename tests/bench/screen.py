@@ -33,6 +33,7 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,14 +44,16 @@ PROSE = {DOWN: b"corrupt", UP: b"fewer"}  # words of those steps' text
 
 
 class Console:
-    """``incident-console demo`` (or another command: ``args``) on a pseudo-terminal of its own."""
+    """``incident-console demo`` (or ``args``) on a pseudo-terminal of its own.
+
+    ``tests/bench/stream.py`` drives ``open`` with it, ``tests/bench/review.py`` ``review``."""
 
     def __init__(
         self,
         home: Path,
         repo: Path,
         size: tuple[int, int] = (120, 40),
-        args: tuple[str, ...] = ("demo",),
+        args: Sequence[str] = ("demo",),
     ) -> None:
         master, slave = pty.openpty()
         cols, rows = size

@@ -36,7 +36,7 @@ from console.journal.events import (
     StepSkipped,
     Verdict,
 )
-from console.journal.fold import fold
+from console.journal.fold import NodeRun, OutputChunk, fold
 from console.journal.milestones import MilestoneError
 from console.journal.reader import read_log
 from tests.journal.conftest import EXAMPLE_LOG, new_log, run
@@ -190,6 +190,18 @@ def test_the_fold_keeps_what_the_session_shows() -> None:
     assert [n.corrected_by for n in state.notes] == [None, 42, None]
     assert set(state.derived) == {"impact_started", "detected", "resolved", "closed"}
     assert state.problems == []
+
+
+def test_a_nodes_head_is_the_start_of_its_stream_with_the_full_count() -> None:
+    node = NodeRun("m1")
+    for seq, (stream, text) in enumerate(
+        [("stdout", "abc\n"), ("stderr", "oops\n"), ("stdout", "defgh\n"), ("stdout", "ij")]
+    ):
+        node.chunks.append(OutputChunk(seq, stream, text))
+    whole = node.text("stdout")
+    for limit in range(len(whole) + 2):
+        assert node.head("stdout", limit) == (whole[:limit], len(whole))
+    assert node.head("stderr", 100) == ("oops\n", 5)
 
 
 async def test_a_crash_interrupts_running_blocks_and_a_skip_is_a_skip(tmp_path: Path) -> None:

@@ -1,0 +1,102 @@
+"""Output streaming into the console: the output pane keeps up without redrawing per chunk.
+
+The figures (three nodes, 10,000 lines a second, a minute) are ``tests/bench/stream.py``'s;
+these tests pin the behaviour that makes them possible, on the bundled drill.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.text import Text
+
+from console.journal.events import BlockOutput, BlockStarted, NodeResult
+from console.tui import app as app_module
+from console.tui.app import ConsoleApp
+from console.tui.widgets import OutputLog
+from tests.tui.test_console import until
+from tests.tui.test_selection import drill_console, output
+
+LINE = "x" * 79 + "\n"
+
+
+def count_redraws(app: ConsoleApp) -> list[str]:
+    """The texts the output pane is given from now on, in order."""
+    pane = app.query_one("#output", OutputLog)
+    drawn: list[str] = []
+    real_replace = pane.replace
+
+    def replace(text: Text) -> None:
+        drawn.append(str(text))
+        real_replace(text)
+
+    pane.replace = replace  # type: ignore[method-assign]
+    return drawn
+
+
+async def test_a_burst_of_output_is_drawn_a_few_times_and_ends_exact(tmp_path: Path) -> None:
+    async with drill_console(tmp_path) as (app, pilot):
+        block = app.block
+        assert block is not None
+        sink = app.ws.incident.sink
+        drawn = count_redraws(app)
+        await sink.emit(
+            BlockStarted(
+                run="burst",
+                block=block.id,
+                kind=block.kind,
+                lang=block.lang,
+                command="tail -f app.log",
+                nodes=["m1"],
+            )
+        )
+        began = time.monotonic()
+        chunks = 400
+        for number in range(chunks):
+            await sink.emit(
+                BlockOutput(run="burst", block=block.id, node="m1", stream="stdout", text=LINE)
+            )
+            if number % 50 == 0:
+                await pilot.pause()  # let the screen take its messages meanwhile
+        took = time.monotonic() - began
+        total = chunks * len(LINE)
+        more = f"… {total - 4000} more characters in the log"
+        await until(pilot, lambda: more in output(app))
+        windows = (time.monotonic() - began) / app_module.OUTPUT_REDRAW_S
+        assert len(drawn) <= windows + 2, (len(drawn), took)  # per chunk it was 400 redraws
+        assert drawn[-1].count(LINE) == 4000 // len(LINE)  # the head: its first 4000 characters
+        await sink.emit(NodeResult(run="burst", block=block.id, node="m1", verdict="pass", exit=0))
+        header = "── m1 "
+        await until(
+            pilot,
+            lambda: any(h.startswith(header) and "pass" in h for h in output(app).split("\n")),
+        )
+
+
+async def test_output_for_another_block_leaves_the_pane_alone(tmp_path: Path) -> None:
+    async with drill_console(tmp_path) as (app, pilot):
+        block = app.block
+        assert block is not None
+        others = [b for b in app.ws.runbook.blocks() if b.id != block.id] if app.ws.runbook else []
+        other = others[0]
+        drawn = count_redraws(app)
+        sink = app.ws.incident.sink
+        await sink.emit(
+            BlockStarted(
+                run="elsewhere",
+                block=other.id,
+                kind=other.kind,
+                lang=other.lang,
+                command="true",
+                nodes=["m1"],
+            )
+        )
+        await pilot.pause()
+        drawn.clear()
+        for _ in range(50):
+            await sink.emit(
+                BlockOutput(run="elsewhere", block=other.id, node="m1", stream="stdout", text=LINE)
+            )
+        await pilot.pause(app_module.OUTPUT_REDRAW_S * 3)
+        assert drawn == []  # the selected block's pane did not change: it is not wrapped again
