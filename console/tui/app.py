@@ -8,7 +8,6 @@ a telemetry poll (``TelemetryUpdated``).
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from functools import partial
 
@@ -44,6 +43,7 @@ from console.sanitize import visible
 from console.telemetry.alerts import Alert
 from console.telemetry.state import TelemetryState
 from console.tui.bars import ConsoleFooter, Segment, StatusBar
+from console.tui.collector import screen_collector
 from console.tui.messages import EventRecorded, TelemetryUpdated
 from console.tui.palette import NO_SILENCES, ConsoleCommands
 from console.tui.screens import (
@@ -722,18 +722,8 @@ async def run_app(workspace: Workspace) -> str | None:
     that stopped the console is raised here, after the screen is gone.
     """
     app = ConsoleApp(workspace)
-    # Full collections paused the screen 150-210 ms about once a second while output streamed
-    # and keys moved it. What start-up built lives as long as the console, so they pass over
-    # it (frozen), and young collections wait for 10,000 new objects instead of 700, so few
-    # objects live long enough to need a full one (docs/performance.md, "Streaming output").
-    gc.freeze()
-    thresholds = gc.get_threshold()
-    gc.set_threshold(10_000, 10, 10)
-    try:
+    with screen_collector():
         farewell = await app.run_async()
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
     crash = app._exception  # Textual keeps an unhandled error here; run_async returns anyway
     if crash is not None:
         raise crash  # the caller journals it and ends the log

@@ -26,7 +26,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import RichLog, Static
+from textual.widgets import Static
 
 from console.incident import QUIET_TYPES
 from console.journal.events import BlockOutput, Event, MetricSnapshot
@@ -48,6 +48,7 @@ from console.report.replay import (
 )
 from console.report.timeline import describe, offset_text
 from console.sanitize import visible
+from console.tui.collector import screen_collector
 from console.tui.review_export import (
     REVIEW_BINDINGS,
     ExportReviewApp,
@@ -57,7 +58,14 @@ from console.tui.review_export import (
 )
 from console.tui.screens import TextScreen
 from console.tui.themes import DEFAULT_THEME, console_variable_defaults, start_themes
-from console.tui.widgets import STEP_MARK, ResultsTable, output_text, panel_text, shown
+from console.tui.widgets import (
+    STEP_MARK,
+    OutputLog,
+    ResultsTable,
+    output_text,
+    panel_text,
+    shown,
+)
 
 FOLLOW_POLL_S = 0.25
 POSTMORTEM_FORMAT = Postmortem.model_fields["format"].default
@@ -132,7 +140,7 @@ class ReviewApp(App[str]):
         right = Vertical(
             Static(id="review-steps"),
             ResultsTable(self.redactor, id="results"),
-            RichLog(id="review-output", wrap=True, markup=False),
+            OutputLog(id="review-output", wrap=True, markup=False),
             id="review-right",
         )
         yield from review_layout(
@@ -515,9 +523,7 @@ class ReviewApp(App[str]):
         if not self._changed("run", run_key):
             return
         self.query_one(ResultsTable).show(run)
-        log = self.query_one("#review-output", RichLog)
-        log.clear()
-        log.write(output_text(run, self.redactor))
+        self.query_one("#review-output", OutputLog).replace(output_text(run, self.redactor))
 
     def _show_milestones(self) -> None:
         out = Text()
@@ -636,4 +642,6 @@ def run_review(
         return ExportReviewApp(path, exported, redactor=redactor).run()
     if not len(replay) and not follow:
         raise LogUnreadable(f"{path}:1: not an incident log (no complete line)")
-    return ReviewApp(replay, redactor=redactor, follow=follow, key=key, head=head).run()
+    app = ReviewApp(replay, redactor=redactor, follow=follow, key=key, head=head)
+    with screen_collector():
+        return app.run()
