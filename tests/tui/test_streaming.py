@@ -11,7 +11,9 @@ from pathlib import Path
 
 from rich.text import Text
 
+from console.incident import IncidentSink
 from console.journal.events import BlockOutput, BlockStarted, NodeResult
+from console.runbook.model import Block
 from console.tui import app as app_module
 from console.tui.app import ConsoleApp
 from console.tui.widgets import OutputLog
@@ -35,22 +37,22 @@ def count_redraws(app: ConsoleApp) -> list[str]:
     return drawn
 
 
+async def start_run(sink: IncidentSink, run: str, block: Block, command: str) -> None:
+    """Journal ``block.started`` for ``block`` on m1, as the runner would."""
+    await sink.emit(
+        BlockStarted(
+            run=run, block=block.id, kind=block.kind, lang=block.lang, command=command, nodes=["m1"]
+        )
+    )
+
+
 async def test_a_burst_of_output_is_drawn_a_few_times_and_ends_exact(tmp_path: Path) -> None:
     async with drill_console(tmp_path) as (app, pilot):
         block = app.block
         assert block is not None
         sink = app.ws.incident.sink
         drawn = count_redraws(app)
-        await sink.emit(
-            BlockStarted(
-                run="burst",
-                block=block.id,
-                kind=block.kind,
-                lang=block.lang,
-                command="tail -f app.log",
-                nodes=["m1"],
-            )
-        )
+        await start_run(sink, "burst", block, "tail -f app.log")
         began = time.monotonic()
         chunks = 400
         for number in range(chunks):
@@ -82,16 +84,7 @@ async def test_output_for_another_block_leaves_the_pane_alone(tmp_path: Path) ->
         other = others[0]
         drawn = count_redraws(app)
         sink = app.ws.incident.sink
-        await sink.emit(
-            BlockStarted(
-                run="elsewhere",
-                block=other.id,
-                kind=other.kind,
-                lang=other.lang,
-                command="true",
-                nodes=["m1"],
-            )
-        )
+        await start_run(sink, "elsewhere", other, "true")
         await pilot.pause()
         drawn.clear()
         for _ in range(50):
