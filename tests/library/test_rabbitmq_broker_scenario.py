@@ -1,8 +1,9 @@
-"""The rabbitmq-broker scenario against the shipped RabbitMQ rules and against its runbook.
+"""The rabbitmq-broker scenarios (a node down, a partition) against the shipped RabbitMQ rules
+and against their runbook.
 
-Its pages are not made up: the scenario's series up to the page, fed to ``promtool test rules``
-with ``runbooks/rules/rabbitmq.yml``, fire exactly the alerts the scenario fires then and no
-other rule of the file. The runbook follows the scenario's path (the parametrised path test);
+Their pages are not made up: each scenario's series up to the page, fed to ``promtool test
+rules`` with ``runbooks/rules/rabbitmq.yml``, fire exactly the alerts the scenario fires then
+and no other rule of the file. The runbook follows the scenario's path (the parametrised path test);
 here, a trainee who names a node the rest of the cluster still counts as running is refused
 the restart, by the checks that guard it.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from console.drill.clock import DrillClock
@@ -23,13 +25,19 @@ from tests.foundation.test_shipped_rules import alert_names, assert_promtool_tes
 from tests.library.test_etcd_slow_scenario import expected, input_series
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIO = ROOT / "console" / "data" / "scenarios" / "rabbitmq-broker.yaml"
+SCENARIOS = ROOT / "console" / "data" / "scenarios"
+SCENARIO = SCENARIOS / "rabbitmq-broker.yaml"
+PAGES = {
+    "rabbitmq-broker": {"RabbitmqDown", "RabbitmqClusterDown"},
+    "rabbitmq-partition": {"RabbitmqClusterPartition"},
+}
 RUNBOOK = ROOT / "runbooks" / "rabbitmq-broker.md"
 RULES = ROOT / "runbooks" / "rules" / "rabbitmq.yml"
 
 
-def test_the_pages_fire_from_the_series_under_the_shipped_rules(tmp_path: Path) -> None:
-    scenario = load_scenario(SCENARIO)
+@pytest.mark.parametrize("name", PAGES)
+def test_the_pages_fire_from_the_series_under_the_shipped_rules(name: str, tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     page = first_page(scenario)
     clock = DrillClock()
     clock.pause()
@@ -37,7 +45,7 @@ def test_the_pages_fire_from_the_series_under_the_shipped_rules(tmp_path: Path) 
     clock.advance(page)
     simulator.tick()
     fired = list(simulator.alerts.values())
-    assert {a.alertname for a in fired} == {"RabbitmqDown", "RabbitmqClusterDown"}
+    assert {a.alertname for a in fired} == PAGES[name]
     test = {
         "rule_files": [str(RULES)],
         "evaluation_interval": f"{SCRAPE_INTERVAL:g}s",
