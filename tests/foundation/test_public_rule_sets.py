@@ -197,15 +197,8 @@ AWESOME_RABBITMQ = [
     "RabbitmqNoQueueConsumer",
     "RabbitmqUnroutableMessages",
 ]
-_BROKER = "the broker itself (nodes, cluster, resources): no RabbitMQ broker runbook yet"
-AWESOME_RABBITMQ_LEFT_OUT = {
-    "RabbitmqNodeDown": _BROKER,
-    "RabbitmqNodeNotDistributed": _BROKER,
-    "RabbitmqInstancesDifferentVersions": "an upgrade left unfinished: a daytime job",
-    "RabbitmqMemoryHigh": _BROKER,
-    "RabbitmqFileDescriptorsUsage": _BROKER,
-    "RabbitmqTooManyConnections": _BROKER,
-}
+# Every name is answered: the broker's own alerts by rabbitmq-broker, the queues' by the DLQ pack.
+AWESOME_RABBITMQ_LEFT_OUT: dict[str, str] = {}
 
 # samber/awesome-prometheus-alerts dist/rules/rabbitmq/kbudde-rabbitmq-exporter.yml.
 AWESOME_RABBITMQ_KBUDDE = [
@@ -222,11 +215,6 @@ AWESOME_RABBITMQ_KBUDDE = [
     "RabbitmqUnactiveExchange",
 ]
 AWESOME_RABBITMQ_KBUDDE_LEFT_OUT = {
-    "RabbitmqDown": _BROKER,
-    "RabbitmqClusterDown": _BROKER,
-    "RabbitmqClusterPartition": _BROKER,
-    "RabbitmqOutOfMemory": _BROKER,
-    "RabbitmqTooManyConnections": _BROKER,
     "RabbitmqTooManyConsumers": "a queue meant for one consumer has more: the application's",
     "RabbitmqUnactiveExchange": "the publishers went quiet: the application's, upstream",
 }
@@ -378,6 +366,10 @@ PAGES = [
     "NodeFilesystemAlmostOutOfSpace",
     "NodeFilesystemSpaceFillingUp",
     "RabbitmqNoConsumer",
+    "RabbitmqNodeDown",
+    "RabbitmqDown",
+    "RabbitmqClusterDown",
+    "RabbitmqClusterPartition",
 ]
 
 
