@@ -7,6 +7,7 @@ explicitly is always parsed.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from console.errors import ProblemList
@@ -34,10 +35,10 @@ def runbook_files(paths: list[Path]) -> list[Path]:
 class Library:
     """Parsed runbooks and the problems of the ones that did not parse.
 
-    A library from ``load_library`` parses its files on first use: ``by_id`` parses the file
-    named like the id first, so a drill or a runbook opened by name starts without parsing a
-    team's whole library; ``runbooks`` and ``problems`` parse the rest (the screen asks for them
-    after its first frame). Runbooks keep the files' order."""
+    A library from ``load_library`` parses its files on first use: ``by_id`` parses them in
+    order until it finds the runbook, so a drill or a runbook opened by name starts without
+    parsing a team's whole library; ``runbooks`` and ``problems`` parse the rest (the screen
+    asks for them after its first frame). Runbooks keep the files' order."""
 
     def __init__(
         self,
@@ -50,6 +51,7 @@ class Library:
         self._given_problems = problems or ProblemList()
         self._files = list(files or [])
         self._parsed: dict[Path, tuple[Runbook | None, ProblemList]] = {}
+        self._lock = threading.Lock()
 
     @property
     def runbooks(self) -> list[Runbook]:
@@ -69,17 +71,15 @@ class Library:
         return out
 
     def by_id(self, runbook_id: str) -> Runbook | None:
-        """The runbook with this id or file stem."""
-        named = [file for file in self._files if file.stem == runbook_id]
-        for file in named:
-            self._parse(file)
-        known = [*self._given, *(self._parsed[file][0] for file in self._parsed)]
-        for runbook in known:
-            if runbook is not None and self._is(runbook, runbook_id):
-                return runbook
-        for runbook in self.runbooks:  # an id that is not its file's name
+        """The first runbook, in the files' order, with this id or file stem. Files are parsed
+        in order until it is found, so those after it wait until they are asked for."""
+        for runbook in self._given:
             if self._is(runbook, runbook_id):
                 return runbook
+        for file in self._files:
+            found = self._parse(file)
+            if found is not None and self._is(found, runbook_id):
+                return found
         return None
 
     @staticmethod
@@ -90,16 +90,21 @@ class Library:
         for file in self._files:
             self._parse(file)
 
-    def _parse(self, file: Path) -> None:
-        if file in self._parsed:
-            return
-        problems = ProblemList()
-        text = load_runbook_text(file, problems)
-        runbook = None
-        if text is not None:
-            runbook, found = parse_runbook(text, file)
-            problems.extend(found)
-        self._parsed[file] = (runbook, problems)
+    def _parse(self, file: Path) -> Runbook | None:
+        """``file``'s runbook (``None`` if it did not parse), parsed once. The screen parses the
+        rest of the library on a worker thread while the engineer may open the picker: one
+        parse at a time, so no file is parsed twice and no model is first built on two threads
+        at once."""
+        with self._lock:
+            if file not in self._parsed:
+                problems = ProblemList()
+                text = load_runbook_text(file, problems)
+                runbook = None
+                if text is not None:
+                    runbook, found = parse_runbook(text, file)
+                    problems.extend(found)
+                self._parsed[file] = (runbook, problems)
+            return self._parsed[file][0]
 
 
 def load_library(paths: list[Path]) -> Library:

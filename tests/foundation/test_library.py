@@ -36,14 +36,27 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_a_runbook_asked_for_by_name_is_the_only_one_parsed(
-    folder: Path, parsed: list[str]
-) -> None:
+def test_files_after_the_runbook_asked_for_are_not_parsed(folder: Path, parsed: list[str]) -> None:
     library = load_library([folder])
     assert parsed == []  # nothing is parsed before it is asked for
     runbook = library.by_id("beta")
     assert runbook is not None and runbook.id == "beta"
-    assert parsed == ["beta.md"]
+    assert parsed == ["alpha.md", "beta.md"]  # in the files' order, up to it
+
+
+def test_the_first_runbook_in_the_files_order_wins_an_id_two_share(tmp_path: Path) -> None:
+    """A team's runbook that reuses a bundled runbook's id under another file name comes first
+    when the team's folder comes first (as in a drill), whatever was parsed before."""
+    team, bundled = tmp_path / "team", tmp_path / "bundled"
+    team.mkdir()
+    bundled.mkdir()
+    (team / "our-rollback.md").write_text(GOOD.format(id="change-rollback"))
+    (bundled / "change-rollback.md").write_text(GOOD.format(id="change-rollback"))
+    library = load_library([team, bundled])
+    library.runbooks  # noqa: B018 - everything parsed first: the order still decides
+    found = library.by_id("change-rollback")
+    assert found is not None and Path(found.file).parent == team
+    assert load_library([team, bundled]).by_id("change-rollback").file == found.file  # type: ignore[union-attr]
 
 
 def test_an_id_unlike_its_file_name_is_still_found(folder: Path, parsed: list[str]) -> None:
