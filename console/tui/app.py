@@ -120,6 +120,7 @@ class ConsoleApp(App[str]):
         self._output_timer: Timer | None = None
         self._output_waiting = False
         self._output_shown: Text | None = None
+        self._table_rows: tuple[int, tuple[str, ...]] | None = None  # what the table shows
         self._unsubscribe = workspace.incident.sink.subscribe(self._on_event)
         self.redactor = workspace.incident.redactor
         self._theme_ready = False  # set once mounted: later changes are the engineer's choice
@@ -381,6 +382,7 @@ class ConsoleApp(App[str]):
         if block is not None and status in ("refused", "declined"):
             if not output_only:
                 table.show(None)
+                self._table_rows = None
             self._show_output(
                 refusal_text(reason, self._required_first(block), self.redactor, tones_for(self))
             )
@@ -388,8 +390,10 @@ class ConsoleApp(App[str]):
         run = last_run(state, block.id) if block else None
         session = self.ws.session
         waiting = session.retrying.get(block.id) if block and session else None
-        if not output_only:
+        rows = (id(run), tuple(run.nodes) if run else ())
+        if not output_only or rows != self._table_rows:  # a node's first output adds its row
             table.show(run, waiting, time.time())
+            self._table_rows = rows
         self._show_output(output_text(run, self.redactor, tones=tones_for(self)))
 
     def _show_output(self, text: Text) -> None:

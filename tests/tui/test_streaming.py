@@ -16,7 +16,7 @@ from console.journal.events import BlockOutput, BlockStarted, NodeResult
 from console.runbook.model import Block
 from console.tui import app as app_module
 from console.tui.app import ConsoleApp
-from console.tui.widgets import OutputLog
+from console.tui.widgets import OutputLog, ResultsTable
 from tests.tui.test_console import until
 from tests.tui.test_selection import drill_console, output
 
@@ -93,3 +93,25 @@ async def test_output_for_another_block_leaves_the_pane_alone(tmp_path: Path) ->
             )
         await pilot.pause(app_module.OUTPUT_REDRAW_S * 3)
         assert drawn == []  # the selected block's pane did not change: it is not wrapped again
+
+
+async def test_a_streaming_node_gets_its_running_row_with_its_first_output(
+    tmp_path: Path,
+) -> None:
+    """Output redraws leave the results table alone, except when a node's first output adds
+    it to the run: a long check shows its nodes as running while they stream."""
+    async with drill_console(tmp_path) as (app, pilot):
+        block = app.block
+        assert block is not None
+        sink = app.ws.incident.sink
+        await start_run(sink, "rows", block, "tail -f app.log")
+        table = app.query_one(ResultsTable)
+        await pilot.pause()
+        assert table.row_count == 0  # block.started names no node's record yet
+        for _ in range(3):
+            await sink.emit(
+                BlockOutput(run="rows", block=block.id, node="m1", stream="stdout", text=LINE)
+            )
+        await until(pilot, lambda: table.row_count == 1)
+        row = [str(cell) for cell in table.get_row("m1")]
+        assert row[0] == "m1" and "running" in row[1]
