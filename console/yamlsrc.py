@@ -305,6 +305,12 @@ def load_yaml(
     except yaml.reader.ReaderError as exc:
         _reader_problem(exc, text, file, line_offset, sink)
         return None
+    except UnicodeEncodeError as exc:  # libyaml takes UTF-8: a lone surrogate cannot be one
+        line = text.count("\n", 0, exc.start) + 1 + line_offset
+        sink.add(
+            file, line, f"bad YAML: U+{ord(text[exc.start]):04X} is not a character", code="yaml"
+        )
+        return None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -34,6 +34,7 @@ from console.runbook.rules import read_rules
 from console.source_errors import SourceConfigError
 from console.telemetry.http import Access
 from console.telemetry.poller import TelemetryPoller
+from console.yamlsrc import load_yaml
 from tests.telemetry.fault_server import FaultServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,6 +69,14 @@ def test_a_control_character_is_named_at_its_line_after_multibyte_text(tmp_path:
     assert f"{tmp_path / 'rb.md'}:4: bad YAML: control character U+0007 is not allowed" in [
         str(p) for p in problems
     ]
+
+
+def test_a_lone_surrogate_is_a_problem_at_its_line_not_a_crash() -> None:
+    """Text decoded elsewhere (JSON, ``surrogateescape``) can hold a lone surrogate, which is
+    no UTF-8 and which libyaml cannot take: a problem at its line, as for any bad character."""
+    problems = ProblemList()
+    assert load_yaml("a: 1\nb: \ud800\n", "f.yaml", problems=problems) is None
+    assert [str(p) for p in problems] == ["f.yaml:2: bad YAML: U+D800 is not a character"]
 
 
 # --- item 8: alias bombs ---------------------------------------------------------------------
