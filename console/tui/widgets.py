@@ -346,6 +346,10 @@ class ResultsTable(DataTable[Text]):
             )
 
 
+_RICHLOG_PRIVATE = ("_size_known", "_line_cache", "_start_line", "_widest_line_width")
+"""What ``OutputLog.replace`` touches of ``RichLog`` (Textual 8.2): checked, not assumed."""
+
+
 class OutputLog(RichLog):
     """The output pane: a ``RichLog`` whose whole text is replaced when the block's output
     grows. ``clear`` then ``write`` would shrink the scrollable size to nothing and back, and
@@ -354,8 +358,9 @@ class OutputLog(RichLog):
 
     def replace(self, text: Text) -> None:
         """Show ``text`` instead of what is shown (scrolled to its end, as ``write`` does)."""
-        if not self._size_known:  # before the first layout: RichLog defers writes itself
-            self.clear()
+        known = all(hasattr(self, name) for name in _RICHLOG_PRIVATE)
+        if not known or not self._size_known:  # before the first layout RichLog defers writes
+            self.clear()  # itself; and a Textual whose RichLog changed gets the plain way
             self.write(text)
             return
         # What RichLog.clear does, less setting virtual_size: write sets it once.
