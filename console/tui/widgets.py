@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Label, ListItem, ListView, RichLog, Stati
 
 from console.execute.session import Retrying
 from console.journal.events import PanelValue
-from console.journal.fold import BlockRun, IncidentState
+from console.journal.fold import BlockRun, IncidentState, NodeRun
 from console.journal.redact import Redactor
 from console.runbook.model import Block, Step
 from console.sanitize import visible
@@ -317,6 +317,7 @@ class ResultsTable(DataTable[Text]):
     def __init__(self, redactor: Redactor | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.redactor = redactor or Redactor()
+        self._shown_rows: list[tuple[str, tuple[Text, ...]]] | None = None
 
     def on_mount(self) -> None:
         self.add_columns("node", "verdict", "attempt", "exit", "time", "why")
@@ -324,26 +325,46 @@ class ResultsTable(DataTable[Text]):
 
     def show(self, run: BlockRun | None, waiting: Retrying | None = None, now: float = 0) -> None:
         """Show ``run``'s node results (empty when the block has not run); while the check
-        waits for its next attempt, each node says when it comes."""
-        self.clear()
-        if run is None:
-            return
+        waits for its next attempt, each node says when it comes. Rows the same as those shown
+        are left alone: refilling lays the screen out again, and the columns' widths are only
+        measured once the table is idle."""
         tones = tones_for(self.app)
-        for name, node in sorted(run.nodes.items()):
-            result = node.result.data if node.result else None
-            verdict = result.verdict if result else "running"
-            attempt = str(run.started.data.attempt)
-            if waiting is not None and waiting.run == run.started.data.run:
-                attempt = attempt_text(waiting, now)
-            self.add_row(
-                Text(shown(self.redactor, name, one_line=True)),
-                verdict_text(verdict, tones),
-                Text(attempt),
-                Text("" if result is None or result.exit is None else str(result.exit)),
-                Text("" if result is None else f"{result.duration_s:.2f}s"),
-                Text("" if result is None else shown(self.redactor, result.reason, one_line=True)),
-                key=name,
-            )
+        rows: list[tuple[str, tuple[Text, ...]]] = []
+        if run is not None:
+            rows = [
+                (name, self._cells(run, name, node, waiting, now, tones))
+                for name, node in sorted(run.nodes.items())
+            ]
+        if rows == self._shown_rows:
+            return
+        self.clear()
+        for name, cells in rows:
+            self.add_row(*cells, key=name)
+        self._shown_rows = rows
+
+    def _cells(
+        self,
+        run: BlockRun,
+        name: str,
+        node: NodeRun,
+        waiting: Retrying | None,
+        now: float,
+        tones: Tones,
+    ) -> tuple[Text, ...]:
+        """One node's row: name, verdict, attempt (or when the next comes), exit, time, why."""
+        result = node.result.data if node.result else None
+        verdict = result.verdict if result else "running"
+        attempt = str(run.started.data.attempt)
+        if waiting is not None and waiting.run == run.started.data.run:
+            attempt = attempt_text(waiting, now)
+        return (
+            Text(shown(self.redactor, name, one_line=True)),
+            verdict_text(verdict, tones),
+            Text(attempt),
+            Text("" if result is None or result.exit is None else str(result.exit)),
+            Text("" if result is None else f"{result.duration_s:.2f}s"),
+            Text("" if result is None else shown(self.redactor, result.reason, one_line=True)),
+        )
 
 
 _RICHLOG_PRIVATE = ("_size_known", "_line_cache", "_start_line", "_widest_line_width")
