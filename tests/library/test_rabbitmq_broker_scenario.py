@@ -13,16 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from console.drill.clock import DrillClock
-from console.drill.run import first_page
-from console.drill.scenario import load_scenario
-from console.drill.series import SCRAPE_INTERVAL
-from console.drill.simulator import Simulator
 from tests.drill.test_scenario_path import run
-from tests.foundation.test_shipped_rules import alert_names, assert_promtool_tests_pass
-from tests.library.test_etcd_slow_scenario import expected, input_series
+from tests.library.test_etcd_slow_scenario import assert_fires_exactly, at_the_page
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "console" / "data" / "scenarios"
@@ -37,34 +30,9 @@ RULES = ROOT / "runbooks" / "rules" / "rabbitmq.yml"
 
 @pytest.mark.parametrize("name", PAGES)
 def test_the_pages_fire_from_the_series_under_the_shipped_rules(name: str, tmp_path: Path) -> None:
-    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
-    page = first_page(scenario)
-    clock = DrillClock()
-    clock.pause()
-    simulator = Simulator(scenario, clock)
-    clock.advance(page)
-    simulator.tick()
-    fired = list(simulator.alerts.values())
-    assert {a.alertname for a in fired} == PAGES[name]
-    test = {
-        "rule_files": [str(RULES)],
-        "evaluation_interval": f"{SCRAPE_INTERVAL:g}s",
-        "tests": [
-            {
-                "interval": f"{SCRAPE_INTERVAL:g}s",
-                "input_series": input_series(simulator, page),
-                "alert_rule_test": [
-                    {
-                        "eval_time": f"{page:g}s",
-                        "alertname": name,
-                        "exp_alerts": expected([a for a in fired if a.alertname == name]),
-                    }
-                    for name in sorted(alert_names(RULES))
-                ],
-            }
-        ],
-    }
-    assert_promtool_tests_pass(tmp_path, yaml.safe_dump(test))
+    simulator, page = at_the_page(SCENARIOS / f"{name}.yaml")
+    assert {a.alertname for a in simulator.alerts.values()} == PAGES[name]
+    assert_fires_exactly(tmp_path, simulator, page, RULES)
 
 
 def test_restarting_a_node_the_rest_still_counts_is_refused() -> None:
