@@ -16,6 +16,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Header, ListView, Markdown, RichLog
@@ -362,7 +363,10 @@ class ConsoleApp(App[str]):
         if self._output_timer is not None:
             self._output_waiting = True
             return
-        self._show_block(output_only=True)
+        try:
+            self._show_block(output_only=True)
+        except NoMatches:  # the screen is being taken down (quit while output streamed)
+            return
         self._status()
         self._output_timer = self.set_timer(OUTPUT_REDRAW_S, self._output_window_ended)
 

@@ -16,7 +16,7 @@ from console.journal.events import BlockOutput, BlockStarted, NodeResult
 from console.runbook.model import Block
 from console.tui import app as app_module
 from console.tui.app import ConsoleApp
-from console.tui.widgets import OutputLog, ResultsTable
+from console.tui.widgets import BlocksList, OutputLog, ResultsTable
 from tests.tui.test_console import until
 from tests.tui.test_selection import drill_console, output
 
@@ -115,3 +115,22 @@ async def test_a_streaming_node_gets_its_running_row_with_its_first_output(
         await until(pilot, lambda: table.row_count == 1)
         row = [str(cell) for cell in table.get_row("m1")]
         assert row[0] == "m1" and "running" in row[1]
+
+
+async def test_output_redraw_due_while_the_screen_is_taken_down_is_dropped(
+    tmp_path: Path,
+) -> None:
+    """Quitting while output streams: the redraw the output window still owes finds the panes
+    gone and is dropped, instead of stopping the console with an error on its way out."""
+    async with drill_console(tmp_path) as (app, pilot):
+        block = app.block
+        assert block is not None
+        sink = app.ws.incident.sink
+        await start_run(sink, "late", block, "tail -f app.log")
+        for _ in range(2):  # the first draws and opens the window, the second waits for its end
+            await sink.emit(
+                BlockOutput(run="late", block=block.id, node="m1", stream="stdout", text=LINE)
+            )
+        await app.query_one(BlocksList).remove()
+        await pilot.pause(app_module.OUTPUT_REDRAW_S * 2)
+    assert app._exception is None
