@@ -151,12 +151,12 @@ def start_group(root: Path, user: str, names: tuple[str, ...] = ("r1", "r2", "r3
             all(group.role(n) == "slave" for n in nodes[1:])
             and "master_link_status:up" in group.cli(nodes[-1].port, "info", "replication")
         ),
-        30,
+        90,  # waits, not limits: a machine loaded on both cores took over 30 s once
         "both replicas to sync",
     )
     wait_until(
         lambda: all("sentinels=3" in group.cli(n.sentinel_port, "info", "sentinel") for n in nodes),
-        30,
+        90,
         "the three Sentinels to see each other",
     )
     return group
