@@ -280,7 +280,9 @@ async def test_many_queries_run_and_a_hung_server_cannot_pile_up_queries(
             assert all(e == timed_out or e.startswith(no_slot) for e in errors), errors
             assert elapsed < 2 * TIMEOUT + SLACK, f"the poll took {elapsed:.2f}s"
             sent = fault.hits["/api/v1/query"] - sent_before
-            assert sent == sum(e == timed_out for e in errors)  # each query sent once at most
+            # each query sent once at most (on a busy machine one can time out before it is
+            # sent, so fewer may reach the server, never more)
+            assert sent <= sum(e == timed_out for e in errors)
             # a query given up is over: its connection is closed, nothing keeps running
             assert await wait_for(lambda: fault.active == 0, 1.0), f"{fault.active} still open"
 
