@@ -16,7 +16,6 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.css.query import NoMatches
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Header, ListView, Markdown, RichLog
@@ -45,7 +44,7 @@ from console.telemetry.alerts import Alert
 from console.telemetry.state import TelemetryState
 from console.tui.bars import ConsoleFooter, Segment, StatusBar
 from console.tui.collector import screen_collector
-from console.tui.messages import EventRecorded, TelemetryUpdated
+from console.tui.messages import EventRecorded, TelemetryUpdated, while_running
 from console.tui.palette import NO_SILENCES, ConsoleCommands
 from console.tui.screens import (
     ConfirmScreen,
@@ -145,6 +144,7 @@ class ConsoleApp(App[str]):
             except OSError as exc:
                 self.notify(f"could not save the theme: {exc}", severity="warning", markup=False)
 
+    @while_running
     def _on_theme_changed(self, _theme: Theme) -> None:
         """Text the widgets built holds colours: build it again in the new theme's."""
         timeline = self.query_one("#timeline", RichLog)
@@ -218,6 +218,7 @@ class ConsoleApp(App[str]):
         self._status()
         self.set_interval(1.0, self._tick)
 
+    @while_running
     def _tick(self) -> None:
         """Once a second: the drill clock moves, and so do the countdowns of retried checks."""
         if self.ws.drill is not None:
@@ -240,6 +241,7 @@ class ConsoleApp(App[str]):
 
     # -- engine reports ----------------------------------------------------------------------
 
+    @while_running
     def on_event_recorded(self, message: EventRecorded) -> None:
         event = message.event
         if event.type not in QUIET_TYPES:
@@ -262,6 +264,7 @@ class ConsoleApp(App[str]):
             self._refresh_runbook()
         self._status()
 
+    @while_running
     def on_telemetry_updated(self, message: TelemetryUpdated) -> None:
         self.telemetry = message.state
         self.query_one(PanelsView).show(message.state)
@@ -355,6 +358,7 @@ class ConsoleApp(App[str]):
         markdown = self.query_one("#step-text", Markdown)
         self._prose_timer = self.set_timer(PROSE_DELAY_S, partial(markdown.update, text))
 
+    @while_running
     def _output_arrived(self) -> None:
         """New output: redraw the pane and the status bar at once after a quiet spell, then at
         most every ``OUTPUT_REDRAW_S`` while it keeps coming. Redrawn per chunk, three
@@ -363,10 +367,7 @@ class ConsoleApp(App[str]):
         if self._output_timer is not None:
             self._output_waiting = True
             return
-        try:
-            self._show_block(output_only=True)
-        except NoMatches:  # the screen is being taken down (quit while output streamed)
-            return
+        self._show_block(output_only=True)
         self._status()
         self._output_timer = self.set_timer(OUTPUT_REDRAW_S, self._output_window_ended)
 

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Header, Label, ListItem, ListView, RichLog, 
 
 from console.drill.control import ControlClient, ControlError
 from console.sanitize import visible
+from console.tui.messages import while_running
 
 
 def _one_line(value: object) -> str:
@@ -90,6 +91,7 @@ class FacilitatorApp(App[str]):
         self.notify("the drill has ended (or stopped serving)", title="detached", timeout=30)
         self._show_clock()
 
+    @while_running
     def _show(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "hello":

@@ -49,6 +49,7 @@ from console.report.replay import (
 from console.report.timeline import describe, offset_text
 from console.sanitize import visible
 from console.tui.collector import screen_collector
+from console.tui.messages import while_running
 from console.tui.review_export import (
     REVIEW_BINDINGS,
     ExportReviewApp,
@@ -204,6 +205,7 @@ class ReviewApp(App[str]):
         while (rest := self._moved_at + MOVES_REST_S - time.perf_counter()) > 0:
             await asyncio.sleep(rest)
 
+    @while_running
     def _verified(self, report: VerifyReport, fed: int) -> None:
         if self.follow:  # what was appended while verify ran, then the report so far
             for batch in self.replay.batches[fed:]:
@@ -212,6 +214,7 @@ class ReviewApp(App[str]):
         self.report = report
         self._banner()
 
+    @while_running
     def _folded_whole(self, result: FullPass) -> None:
         for i in range(result.entries, len(self.replay)):  # appended while it ran
             self._apply_final(result, i)
@@ -245,6 +248,7 @@ class ReviewApp(App[str]):
 
     # -- following a live log ----------------------------------------------------------------
 
+    @while_running
     def _poll(self) -> None:
         at_end = self.cursor >= len(self.replay) - 1
         try:

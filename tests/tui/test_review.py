@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -448,6 +449,30 @@ async def test_follow_waits_for_the_first_event_of_an_empty_log(tmp_path: Path) 
         await until(pilot, lambda: len(app.replay) == 44)
         await until(pilot, lambda: "✔ chain verified so far" in text_of(app, "#banner"))
         assert app.cursor == 43
+
+
+async def test_a_followed_log_growing_while_review_stops_is_not_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The follow timer can fire after the screens are gone (quitting): the poll is dropped
+    rather than ending review with an error; the events are read when review opens again."""
+    log = tmp_path / "new.jsonl"
+    log.write_bytes(b"")
+    app = ReviewApp(open_replay(log), follow=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.report is not None)
+        shutil.copyfile(EXAMPLE_LOG, log)
+
+        def panes_gone(*_args: object, **_kwargs: object) -> None:  # fault: as while stopping
+            raise NoMatches("No nodes match '#banner'")
+
+        with monkeypatch.context() as stopping:
+            stopping.setattr(ReviewApp, "is_running", property(lambda _app: False))
+            stopping.setattr(app, "query_one", panes_gone)
+            app._poll()
+        assert len(app.replay) == 0
+        await until(pilot, lambda: len(app.replay) == 44)  # running again: it follows on
+    assert app._exception is None
 
 
 async def test_a_json_export_opens_on_its_own_screen(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from rich.text import Text
 from textual.css.query import NoMatches
 
@@ -17,6 +18,7 @@ from console.journal.events import BlockOutput, BlockStarted, NodeResult
 from console.runbook.model import Block
 from console.tui import app as app_module
 from console.tui.app import ConsoleApp
+from console.tui.messages import EventRecorded, TelemetryUpdated
 from console.tui.widgets import OutputLog, ResultsTable
 from tests.tui.test_console import until
 from tests.tui.test_selection import drill_console, output
@@ -118,11 +120,13 @@ async def test_a_streaming_node_gets_its_running_row_with_its_first_output(
         assert row[0] == "m1" and "running" in row[1]
 
 
-async def test_output_redraw_due_while_the_screen_is_taken_down_is_dropped(
-    tmp_path: Path,
+async def test_reports_that_land_while_the_console_stops_are_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Quitting while output streams: the redraw the output window still owes finds the panes
-    gone and is dropped, instead of stopping the console with an error on its way out."""
+    """Quitting while output streams and telemetry polls: the screens go before the app's own
+    messages and timers end, so an output redraw still owed, a telemetry poll, a journalled
+    event or the clock's tick can land with the panes gone. Each is dropped, instead of ending
+    the console with an error on its way out (seen on a loaded machine)."""
     async with drill_console(tmp_path) as (app, pilot):
         block = app.block
         assert block is not None
@@ -132,15 +136,20 @@ async def test_output_redraw_due_while_the_screen_is_taken_down_is_dropped(
             await sink.emit(
                 BlockOutput(run="late", block=block.id, node="m1", stream="stdout", text=LINE)
             )
+        await until(pilot, lambda: app._output_waiting and app.telemetry is not None)
+        telemetry, event = app.telemetry, sink.timeline[-1]
+        assert telemetry is not None
 
-        show_block = app._show_block
+        def panes_gone(*_args: object, **_kwargs: object) -> None:  # fault: as while stopping
+            raise NoMatches("No nodes match 'PanelsView'")
 
-        def panes_gone(*, output_only: bool = False) -> None:  # fault: as during teardown
-            if output_only:
-                raise NoMatches("No nodes match 'BlocksList'")
-            show_block()
-
-        app._show_block = panes_gone  # type: ignore[method-assign]
-        await pilot.pause(app_module.OUTPUT_REDRAW_S * 2)  # the owed redraw comes due
+        with monkeypatch.context() as stopping:
+            stopping.setattr(ConsoleApp, "is_running", property(lambda _app: False))
+            stopping.setattr(app, "query_one", panes_gone)
+            app._output_window_ended()  # the owed redraw comes due
+            app.on_telemetry_updated(TelemetryUpdated(telemetry))
+            app.on_event_recorded(EventRecorded(event))
+            app._tick()
         assert app._output_timer is None and not app._output_waiting
+        await pilot.pause()
     assert app._exception is None
