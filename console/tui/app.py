@@ -72,6 +72,7 @@ from console.tui.widgets import (
     output_text,
     refusal_text,
     shown,
+    step_markdown,
 )
 from console.workspace import Workspace
 
@@ -340,11 +341,7 @@ class ConsoleApp(App[str]):
     async def _show_step(self, step: Step, select: str | None = None) -> None:
         """Show ``step`` with its first block (or ``select``) selected."""
         self.step = step
-        prose = "\n".join(
-            line for line in step.markdown.split("\n") if not line.lstrip().startswith("#|")
-        )
-        intro = f"## {step.number}. {step.title}\n\n{prose}"
-        self._show_prose(visible(intro))
+        self._show_prose(visible(step_markdown(step)))
         blocks = self.query_one(BlocksList)
         await blocks.load(step.blocks, select)
         if self.step is step:

@@ -8,7 +8,9 @@ that is never read as markup, so a ``[link=...]`` or an escape sequence shows li
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
+import re
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
@@ -177,6 +179,35 @@ class StepsList(ListView):
             mark = STEP_MARK[step_status(step, state, waiting)]
             title = shown(self.redactor, step.title, one_line=True)
             label.update(Text(f"{current}{mark} {step.number}. {title}"))
+
+
+FENCE = re.compile(r"^(?P<lead> {0,3}(?:`{3,}|~{3,}))[ \t]*(?P<info>\S.*)$", re.MULTILINE)
+
+
+@functools.cache
+def _lexer_names() -> frozenset[str]:
+    """The languages Pygments ships (no plugins: looking those up imports every installed one)."""
+    from pygments.lexers import get_all_lexers
+
+    lexers = get_all_lexers(plugins=False)
+    return frozenset(alias for _, aliases, _, _ in lexers for alias in aliases)
+
+
+def step_markdown(step: Step) -> str:
+    """The step's text for the Markdown pane: its heading and prose, the blocks without their
+    ``#|`` options, each fence naming only its language, or none when Pygments has no lexer for
+    it. Handed ``sh check``, Textual asked Pygments for a lexer of that name, and a name it lacks
+    has it scan every installed plugin: 0.4 s on the screen's loop (IPython imported, where
+    installed) the first time a step was shown."""
+    prose = "\n".join(
+        line for line in step.markdown.split("\n") if not line.lstrip().startswith("#|")
+    )
+
+    def language_only(fence: re.Match[str]) -> str:
+        language = fence["info"].split()[0].lower()
+        return fence["lead"] + (language if language in _lexer_names() else "")
+
+    return f"## {step.number}. {step.title}\n\n{FENCE.sub(language_only, prose)}"
 
 
 def step_status(step: Step, state: IncidentState, waiting: Collection[str] = ()) -> str:
