@@ -12,7 +12,7 @@ from pathlib import Path
 
 from console.errors import ProblemList
 from console.runbook.model import Runbook
-from console.runbook.parse import load_runbook_text, parse_runbook
+from console.runbook.parse import load_runbook_text, parse_runbook, slugify
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
@@ -35,10 +35,10 @@ def runbook_files(paths: list[Path]) -> list[Path]:
 class Library:
     """Parsed runbooks and the problems of the ones that did not parse.
 
-    A library from ``load_library`` parses its files on first use: ``by_id`` parses them in
-    order until it finds the runbook, so a drill or a runbook opened by name starts without
-    parsing a team's whole library; ``runbooks`` and ``problems`` parse the rest (the screen
-    asks for them after its first frame). Runbooks keep the files' order."""
+    A library from ``load_library`` parses its files on first use: ``by_id`` parses, in order,
+    only the files that could hold the runbook, so a drill or a runbook opened by name starts
+    without parsing a team's whole library; ``runbooks`` and ``problems`` parse the rest (the
+    screen asks for them after its first frame). Runbooks keep the files' order."""
 
     def __init__(
         self,
@@ -71,12 +71,14 @@ class Library:
         return out
 
     def by_id(self, runbook_id: str) -> Runbook | None:
-        """The first runbook, in the files' order, with this id or file stem. Files are parsed
-        in order until it is found, so those after it wait until they are asked for."""
+        """The first runbook, in the files' order, with this id or file stem. Only files that
+        could hold it are parsed (see ``_may_hold``), so the others wait until asked for."""
         for runbook in self._given:
             if self._is(runbook, runbook_id):
                 return runbook
         for file in self._files:
+            if file not in self._parsed and not _may_hold(file, runbook_id):
+                continue
             found = self._parse(file)
             if found is not None and self._is(found, runbook_id):
                 return found
@@ -105,6 +107,21 @@ class Library:
                     problems.extend(found)
                 self._parsed[file] = (runbook, problems)
             return self._parsed[file][0]
+
+
+def _may_hold(file: Path, runbook_id: str) -> bool:
+    """Whether ``file`` could be the runbook ``runbook_id`` without parsing it: its stem (or
+    the id made from it) is the id, or the id is in its text. An id is given in front matter,
+    where only a double-quoted YAML escape could spell it without its letters, so a backslash
+    there counts as could; an unreadable file too (parsing reports why)."""
+    if runbook_id in (file.stem, slugify(file.stem)):
+        return True
+    text = load_runbook_text(file)
+    if text is None or runbook_id in text:
+        return True
+    end = text.find("\n---", 3)
+    front = text if end < 0 else text[:end]
+    return "\\" in front
 
 
 def load_library(paths: list[Path]) -> Library:
