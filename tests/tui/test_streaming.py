@@ -131,12 +131,12 @@ async def test_reports_that_land_while_the_console_stops_are_dropped(
         block = app.block
         assert block is not None
         sink = app.ws.incident.sink
+        await until(pilot, lambda: app.telemetry is not None)
         await start_run(sink, "late", block, "tail -f app.log")
-        for _ in range(2):  # the first draws and opens the window, the second waits for its end
-            await sink.emit(
-                BlockOutput(run="late", block=block.id, node="m1", stream="stdout", text=LINE)
-            )
-        await until(pilot, lambda: app._output_waiting and app.telemetry is not None)
+        await sink.emit(
+            BlockOutput(run="late", block=block.id, node="m1", stream="stdout", text=LINE)
+        )
+        await until(pilot, lambda: "x" * 20 in output(app))  # drawn; its window may be open
         telemetry, event = app.telemetry, sink.timeline[-1]
         assert telemetry is not None
 
@@ -146,7 +146,8 @@ async def test_reports_that_land_while_the_console_stops_are_dropped(
         with monkeypatch.context() as stopping:
             stopping.setattr(ConsoleApp, "is_running", property(lambda _app: False))
             stopping.setattr(app, "query_one", panes_gone)
-            app._output_window_ended()  # the owed redraw comes due
+            app._output_waiting = True  # more output came in the window: a redraw is owed
+            app._output_window_ended()  # and comes due
             app.on_telemetry_updated(TelemetryUpdated(telemetry))
             app.on_event_recorded(EventRecorded(event))
             app._tick()
