@@ -77,9 +77,12 @@ class Library:
             if self._is(runbook, runbook_id):
                 return runbook
         for file in self._files:
-            if file not in self._parsed and not _may_hold(file, runbook_id):
-                continue
-            found = self._parse(file)
+            text = None  # read once: to look for the id, then to parse
+            if file not in self._parsed and runbook_id not in (file.stem, slugify(file.stem)):
+                text = load_runbook_text(file)
+                if text is not None and not _may_hold(text, runbook_id):
+                    continue
+            found = self._parse(file, text)
             if found is not None and self._is(found, runbook_id):
                 return found
         return None
@@ -92,15 +95,16 @@ class Library:
         for file in self._files:
             self._parse(file)
 
-    def _parse(self, file: Path) -> Runbook | None:
-        """``file``'s runbook (``None`` if it did not parse), parsed once. The screen parses the
-        rest of the library on a worker thread while the engineer may open the picker: one
-        parse at a time, so no file is parsed twice and no model is first built on two threads
-        at once."""
+    def _parse(self, file: Path, text: str | None = None) -> Runbook | None:
+        """``file``'s runbook (``None`` if it did not parse), parsed once, from ``text`` when the
+        caller has read it. The screen parses the rest of the library on a worker thread while
+        the engineer may open the picker: one parse at a time, so no file is parsed twice and
+        no model is first built on two threads at once."""
         with self._lock:
             if file not in self._parsed:
                 problems = ProblemList()
-                text = load_runbook_text(file, problems)
+                if text is None:
+                    text = load_runbook_text(file, problems)
                 runbook = None
                 if text is not None:
                     runbook, found = parse_runbook(text, file)
@@ -109,15 +113,11 @@ class Library:
             return self._parsed[file][0]
 
 
-def _may_hold(file: Path, runbook_id: str) -> bool:
-    """Whether ``file`` could be the runbook ``runbook_id`` without parsing it: its stem (or
-    the id made from it) is the id, or the id is in its text. An id is given in front matter,
-    where only a double-quoted YAML escape could spell it without its letters, so a backslash
-    there counts as could; an unreadable file too (parsing reports why)."""
-    if runbook_id in (file.stem, slugify(file.stem)):
-        return True
-    text = load_runbook_text(file)
-    if text is None or runbook_id in text:
+def _may_hold(text: str, runbook_id: str) -> bool:
+    """Whether a runbook file's ``text`` could give it the id ``runbook_id``, without parsing
+    it: the id is in the text, or the front matter has a backslash (a double-quoted YAML escape
+    could spell the id without its letters). A file named after the id is asked for anyway."""
+    if runbook_id in text:
         return True
     end = text.find("\n---", 3)
     front = text if end < 0 else text[:end]
