@@ -18,6 +18,7 @@ from pathlib import Path
 
 import platformdirs
 
+from console import DATA
 from console.config import APP_NAME, Config, LoadedConfig
 from console.drill.engine import DrillEngine
 from console.drill.run import DrillRun
@@ -43,7 +44,6 @@ from console.runbook.model import Runbook, Step
 from console.source_errors import TelemetryError
 from console.telemetry.poller import TelemetryPoller
 
-DATA = Path(__file__).resolve().parent / "data"
 BUNDLED_SCENARIO = DATA / "scenarios" / "etcd-member-down.yaml"
 BUNDLED_RUNBOOKS = DATA / "runbooks"
 BUNDLED_CHECKS = DATA / "checks"

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from console.journal.events import BlockFinished, BlockOutput, NodeResult, Payload
 from console.secret_values import secret_literals
 
 if TYPE_CHECKING:
     from console.config import Config
+    from console.journal.events import BlockOutput, Payload
 
 REDACTED = "[REDACTED]"
 
@@ -190,6 +190,9 @@ class Redactor:
 
     def payload(self, payload: Payload) -> Payload:
         """The payload with every string redacted (the same object if nothing matched)."""
+        # Imported here: the CLI's printer needs a redactor long before any event exists.
+        from console.journal.events import BlockFinished, BlockOutput, NodeResult
+
         if isinstance(payload, BlockOutput):
             return self._output(payload)
         if isinstance(payload, NodeResult | BlockFinished):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from textual.app import App
 from textual.message import Message
 
-from console.journal.events import Event
-from console.telemetry.state import TelemetryState
+if TYPE_CHECKING:
+    from console.journal.events import Event
+    from console.telemetry.state import TelemetryState
 
 
 class EventRecorded(Message):

@@ -27,9 +27,9 @@ from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES, Theme
 
+from console import DATA
 from console.config import user_config_dir
 from console.errors import ProblemList
-from console.workspace import DATA
 from console.yamlsrc import load_yaml, read_source, validation_problems
 
 BUNDLED_THEMES = DATA / "themes"
