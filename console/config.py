@@ -285,6 +285,16 @@ class LoadedConfig(BaseModel):
         return self.config.nodes
 
 
+def bare_config() -> LoadedConfig:
+    """No config file and no folders of one's own (``demo``): the defaults, nothing to check.
+
+    Constructed without validation: building the config's schema (50 ms) would hold up the
+    demo's first frame, and defaults need no checking (a test holds this equal to the
+    validated one)."""
+    config = Config.model_construct(runbooks=[], checks=[])
+    return LoadedConfig.model_construct(config=config, path=None, sha256=None)
+
+
 def user_config_dir() -> Path:
     """The user's config folder for the console (``~/.config/incident-console`` on Linux)."""
     return Path(platformdirs.user_config_dir(APP_NAME))

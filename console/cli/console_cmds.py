@@ -11,7 +11,7 @@ import shlex
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,12 +27,12 @@ from console.cli.common import (
     speed_option,
     use_redactor,
 )
-from console.config import Config, LoadedConfig
-from console.drill.control import ControlClient, ControlError, find_drills
-from console.drill.debrief import debrief
-from console.errors import ConsoleError, SourceError
-from console.runbook.parse import load_runbook
-from console.workspace import Workspace, drill_workspace, live_workspace
+from console.config import LoadedConfig, bare_config
+from console.errors import SourceError
+
+if TYPE_CHECKING:
+    from console.runbook.model import Runbook
+    from console.workspace import Workspace
 
 journal_option = click.option(
     "--journal",
@@ -42,39 +42,44 @@ journal_option = click.option(
 
 
 def _serve(
-    build: Coroutine[Any, Any, Workspace],
+    what: str,
+    loaded: LoadedConfig,
+    build: Callable[[], Coroutine[Any, Any, Workspace]],
     prepare: Callable[[Workspace], None] | None = None,
 ) -> None:
-    """Build the workspace and run the console on ONE event loop, then say goodbye.
+    """Run the console on ONE event loop, building its workspace after the first frame, then
+    say goodbye.
 
     The journal's group-commit timer and the engines' connections belong to the loop they were
     made on; a workspace built on a loop that is then closed would never fsync again.
-    ``prepare`` adjusts the built workspace (which runbook to show) before the screen opens.
+    ``what`` is said on the first frame; ``loaded`` is the config in force (its theme is the
+    first frame's). ``prepare`` adjusts the built workspace (which runbook to show).
     """
-    from console.tui.app import run_app
+    from console.tui.app import Opening, run_app
 
-    with asyncio.Runner() as runner:
-        try:
-            workspace = runner.run(build)
-        except SourceError as exc:
-            print_problems(exc.problems)
-            die(f"{len(exc.problems)} problem(s); nothing was started")
-        except ConsoleError as exc:
-            die(str(exc))
+    async def opened() -> Workspace:
+        workspace = await build()
         if prepare is not None:
             prepare(workspace)
         use_redactor(workspace.incident.redactor)  # one redactor for the screen, log and farewell
-        try:
-            farewell = runner.run(run_app(workspace))
-        except Exception as exc:  # the console died: its cause goes in the log, which is ended
-            incident = workspace.incident
-            drill = workspace.scenario is not None
-            runner.run(incident.stop_on_error("the console", exc, close=drill))
-            runner.run(workspace.aclose())
-            raise
-    if farewell:
-        echo(farewell)
+        return workspace
+
+    with asyncio.Runner() as runner:
+        ended = runner.run(run_app(Opening(what, loaded, opened)))
+    error = ended.opening_error
+    if isinstance(error, SourceError):
+        print_problems(error.problems)
+        die(f"{len(error.problems)} problem(s); nothing was started")
+    if error is not None:
+        die(str(error))
+    workspace = ended.workspace
+    if workspace is None:
+        return
+    if ended.farewell:
+        echo(ended.farewell)
     if workspace.scenario is not None:
+        from console.drill.debrief import debrief
+
         echo("debrief:")
         for line in debrief(workspace.scenario, workspace.incident.state).lines():
             echo(f"  {line}")
@@ -103,6 +108,9 @@ def open_cmd(
 
     Without RUNBOOK the console offers the runbooks that answer the firing alerts first.
     """
+    from console.runbook.parse import load_runbook
+    from console.workspace import live_workspace
+
     loaded = load_config_or_exit(config_path)
     accepted = check_policy_or_exit(loaded, accept_risk)
     book = None
@@ -117,7 +125,9 @@ def open_cmd(
         workspace.runbook = book
 
     _serve(
-        live_workspace(
+        f"the incident on {book.id}" if book else "the incident",
+        loaded,
+        lambda: live_workspace(
             loaded,
             title=title or (book.title if book else "incident"),
             runbook=book,
@@ -139,6 +149,8 @@ def resume_cmd(log: Path, config_path: str | None, accept_risk: str | None) -> N
     A torn last line from a crash is moved aside to LOG.broken and recorded; damage anywhere
     else refuses the log (run verify on it).
     """
+    from console.workspace import live_workspace
+
     loaded = load_config_or_exit(config_path)
     accepted = check_policy_or_exit(loaded, accept_risk)
 
@@ -150,12 +162,18 @@ def resume_cmd(log: Path, config_path: str | None, accept_risk: str | None) -> N
             )
 
     _serve(
-        live_workspace(loaded, title="", resume=log, accepted=accepted, accept_reason=accept_risk),
+        f"the incident in {log.name}",
+        loaded,
+        lambda: live_workspace(
+            loaded, title="", resume=log, accepted=accepted, accept_reason=accept_risk
+        ),
         show_last_runbook,
     )
 
 
-def _try_load(path: Path):  # type: ignore[no-untyped-def]
+def _try_load(path: Path) -> Runbook | None:
+    from console.runbook.parse import load_runbook
+
     try:
         return load_runbook(path)
     except SourceError:
@@ -211,11 +229,18 @@ def drill_cmd(
         _serve_in_browser(scenario, speed, journal, config_path, host, port)
         return
     loaded = load_config_or_exit(config_path)
-    _serve(drill_workspace(loaded, scenario, speed=speed, journal=journal))
+
+    async def build() -> Workspace:
+        from console.workspace import drill_workspace
+
+        return await drill_workspace(loaded, scenario, speed=speed, journal=journal)
+
+    _serve(f"the drill {scenario.name}" if scenario else "the drill", loaded, build)
 
 
 def _facilitate(scenario: Path | None, drill_id: str | None) -> None:
     """Find the running drill asked for and run the facilitator's console on it."""
+    from console.drill.control import ControlClient, ControlError, find_drills
     from console.tui.facilitator import run_facilitator
 
     with asyncio.Runner() as runner:
@@ -271,5 +296,11 @@ def _serve_in_browser(
 @speed_option(1.0)
 def demo_cmd(speed: float) -> None:
     """Try the console: a drill on the bundled simulated etcd cluster (no servers needed)."""
-    loaded = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)
-    _serve(drill_workspace(loaded, None, speed=speed))
+    loaded = bare_config()
+
+    async def build() -> Workspace:
+        from console.workspace import drill_workspace
+
+        return await drill_workspace(loaded, None, speed=speed)
+
+    _serve("the drill", loaded, build)

@@ -3,81 +3,91 @@
 Engines run in workers and report through messages; handlers own the widgets. Every change
 the screen shows comes from an event that the journal already holds (``EventRecorded``) or from
 a telemetry poll (``TelemetryUpdated``).
+
+The console paints its first frame before it builds its workspace (``Opening``): this module
+imports only Textual and the light parts of ``console.tui`` at the top, and the engines, the
+journal and the widgets that show them once the first frame is out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.command import Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.theme import Theme
 from textual.timer import Timer
-from textual.widgets import Header, ListView, Markdown, RichLog
+from textual.widgets import Header, Static
 
-from console.drill.control import ControlError, ControlServer
-from console.errors import ConsoleError
-from console.execute.session import ConfirmAnswer, ConfirmRequest
-from console.incident import QUIET_TYPES
-from console.journal.events import (
-    DrillInject,
-    Event,
-    MilestoneSet,
-    Note,
-    StepEntered,
-    StepSkipped,
-)
-from console.journal.log import default_actor
-from console.journal.reader import LogUnreadable
-from console.report.export import export_beside
-from console.report.milestones import marked_text
-from console.report.timeline import describe
-from console.runbook.match import AlertValue, rank_runbooks, values_from_alerts
-from console.runbook.model import Block, Runbook, Step, VarSpec
-from console.sanitize import visible
-from console.telemetry.alerts import Alert
-from console.telemetry.state import TelemetryState
 from console.tui.bars import ConsoleFooter, Segment, StatusBar
 from console.tui.collector import screen_collector
 from console.tui.messages import EventRecorded, TelemetryUpdated, while_running
-from console.tui.palette import NO_SILENCES, ConsoleCommands
-from console.tui.screens import (
-    ConfirmScreen,
-    HelpScreen,
-    PromptScreen,
-    RunbookPicker,
-    TextScreen,
-    help_sections,
-)
 from console.tui.themes import (
     console_variable_defaults,
     save_theme,
     start_themes,
     tones_for,
 )
-from console.tui.widgets import (
-    BlocksList,
-    OutputLog,
-    PanelsStrip,
-    PanelsView,
-    ResultsTable,
-    StepsList,
-    block_status,
-    last_run,
-    output_text,
-    refusal_text,
-    shown,
-    step_markdown,
-)
-from console.workspace import Workspace
+
+if TYPE_CHECKING:
+    from textual.widgets import ListView, Markdown, RichLog
+
+    from console.config import LoadedConfig
+    from console.errors import ConsoleError
+    from console.execute.session import ConfirmAnswer, ConfirmRequest
+    from console.journal.events import Event
+    from console.runbook.match import AlertValue
+    from console.runbook.model import Block, Runbook, Step, VarSpec
+    from console.telemetry.alerts import Alert
+    from console.telemetry.state import TelemetryState
+    from console.tui.widgets import (
+        BlocksList,
+        OutputLog,
+        PanelsStrip,
+        PanelsView,
+        ResultsTable,
+        StepsList,
+    )
+    from console.workspace import Workspace
 
 PROSE_DELAY_S = 0.06  # how long the highlight rests on a step before its text is drawn
 OUTPUT_REDRAW_S = 0.2  # while output keeps arriving, the output pane is redrawn this often
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A console to open after its first frame: what it opens (said on that frame), the
+    config in force (its theme is the first frame's), and how to build the workspace."""
+
+    what: str
+    loaded: LoadedConfig
+    build: Callable[[], Awaitable[Workspace]]
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a console run ended: its workspace and farewell line, or the error that kept the
+    workspace from being built (nothing was started; the caller says why)."""
+
+    workspace: Workspace | None
+    farewell: str | None
+    opening_error: ConsoleError | None = None
+
+
+def _console_commands() -> type[Provider]:
+    """The console's palette commands, imported when the palette first opens."""
+    from console.tui.palette import ConsoleCommands
+
+    return ConsoleCommands
 
 
 class ConsoleApp(App[str]):
@@ -85,7 +95,7 @@ class ConsoleApp(App[str]):
 
     CSS_PATH = "console.tcss"
     TITLE = "incident-console"
-    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    COMMANDS = App.COMMANDS | {_console_commands}
     # Under 120 columns the panels become a strip above the steps (console.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-compact"), (120, "-wide")]
     # Under 40 rows the step's prose gives way to its blocks and results.
@@ -110,9 +120,13 @@ class ConsoleApp(App[str]):
         Binding("q", "quit_console", "Quit", id="quit"),
     ]
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, start: Workspace | Opening) -> None:
         super().__init__()
-        self.ws = workspace
+        self.opening = start if isinstance(start, Opening) else None
+        self._open = self.opening is None  # the workspace is built, its panes shown
+        self.opening_error: ConsoleError | None = None  # the workspace could not be built
+        self._loaded = start.loaded
+        self._quit_asked = False  # quit while opening: quit as soon as it is open
         self.telemetry: TelemetryState | None = None
         self.step: Step | None = None
         self._quitting = False
@@ -122,15 +136,31 @@ class ConsoleApp(App[str]):
         self._output_waiting = False
         self._output_shown: Text | None = None
         self._table_rows: tuple[int, tuple[str, ...]] | None = None  # what the table shows
+        self._theme_ready = False  # set once mounted: later changes are the engineer's choice
+        self.theme_problems = start_themes(self, self._loaded.config.theme, self._theme_key())
+        if self.opening is None:
+            self._use(cast("Workspace", start))
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the workspace is built and the console shows it (not the opening frame)."""
+        return self._open
+
+    @property
+    def built(self) -> Workspace | None:
+        """The workspace once it is built (None while opening, or when it could not be)."""
+        return self.ws if self.opening is None else None
+
+    def _use(self, workspace: Workspace) -> None:
+        """Make ``workspace`` the one this console shows."""
+        self.ws = workspace
         self._unsubscribe = workspace.incident.sink.subscribe(self._on_event)
         self.redactor = workspace.incident.redactor
-        self._theme_ready = False  # set once mounted: later changes are the engineer's choice
-        self.theme_problems = start_themes(self, workspace.config.theme, self._theme_key())
 
     def _theme_key(self) -> str:
         """Where ``theme:`` is set, for messages: ``console.yaml:12``, or the default."""
-        loaded = self.ws.loaded
-        if loaded.path is None or "theme" not in self.ws.config.model_fields_set:
+        loaded = self._loaded
+        if loaded.path is None or "theme" not in loaded.config.model_fields_set:
             return "theme (default)"
         return f"{loaded.path}:{loaded.lines.line_for(('theme',))}"
 
@@ -141,24 +171,26 @@ class ConsoleApp(App[str]):
     def watch_theme(self, name: str) -> None:
         if self._theme_ready:
             try:
-                save_theme(name, self.ws.config.theme)
+                save_theme(name, self._loaded.config.theme)
             except OSError as exc:
                 self.notify(f"could not save the theme: {exc}", severity="warning", markup=False)
 
     @while_running
     def _on_theme_changed(self, _theme: Theme) -> None:
         """Text the widgets built holds colours: build it again in the new theme's."""
-        timeline = self.query_one("#timeline", RichLog)
+        timeline = self._timeline
         timeline.clear()
         for line in self._history():
             timeline.write(line)
-        self.query_one(PanelsView).show(self.telemetry)
-        self.query_one(PanelsStrip).show(self.telemetry)
+        self._panels_view.show(self.telemetry)
+        self._panels_strip.show(self.telemetry)
         self._refresh_runbook()
         self._status()
 
     def shown(self, text: str | None, *, one_line: bool = False) -> str:
         """Outside text for the screen: the session's redaction, controls as pictures."""
+        from console.tui.widgets import shown
+
         return shown(self.redactor, text, one_line=one_line)
 
     def _on_event(self, event: Event) -> None:
@@ -169,8 +201,53 @@ class ConsoleApp(App[str]):
 
     # -- layout ------------------------------------------------------------------------------
 
+    # The panes, by id: their classes are imported once the console is open.
+    @property
+    def _steps_list(self) -> StepsList:
+        return cast("StepsList", self.query_one("#steps"))
+
+    @property
+    def _blocks_list(self) -> BlocksList:
+        return cast("BlocksList", self.query_one("#blocks"))
+
+    @property
+    def _panels_view(self) -> PanelsView:
+        return cast("PanelsView", self.query_one("#panels"))
+
+    @property
+    def _panels_strip(self) -> PanelsStrip:
+        return cast("PanelsStrip", self.query_one("#strip"))
+
+    @property
+    def _results_table(self) -> ResultsTable:
+        return cast("ResultsTable", self.query_one("#results"))
+
+    @property
+    def _output_log(self) -> OutputLog:
+        return cast("OutputLog", self.query_one("#output"))
+
+    @property
+    def _timeline(self) -> RichLog:
+        return cast("RichLog", self.query_one("#timeline"))
+
     def compose(self) -> ComposeResult:
         yield Header(show_clock=True)
+        if self.opening is not None:
+            yield Static(f"Opening {self.opening.what}…", id="opening")
+            yield StatusBar(id="status")
+            yield ConsoleFooter()
+            return
+        from textual.widgets import Markdown, RichLog
+
+        from console.tui.widgets import (
+            BlocksList,
+            OutputLog,
+            PanelsStrip,
+            PanelsView,
+            ResultsTable,
+            StepsList,
+        )
+
         with Horizontal(id="body"):
             yield PanelsStrip(self.redactor, id="strip")
             with VerticalScroll(id="left"):
@@ -188,17 +265,50 @@ class ConsoleApp(App[str]):
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
+        if self.opening is None:
+            self._start()
+            return
+        self.sub_title = f"opening {self.opening.what}"
+        self.call_after_refresh(self.run_worker, self._open_console(self.opening), name="opening")
+
+    async def _open_console(self, opening: Opening) -> None:
+        """Build the workspace once the first frame is out, then show it (an error in the
+        user's files ends the console; the caller prints it once the screen is gone)."""
+        from console.errors import ConsoleError
+
+        try:
+            workspace = await opening.build()
+        except ConsoleError as exc:
+            self.opening_error = exc
+            self.exit()
+            return
+        self._use(workspace)
+        self.opening = None  # composed from now on: the console's panes
+        if self._quit_asked:  # asked while it opened: nothing is started, the log is kept
+            await self.action_quit_console()
+            return
+        await self.recompose()
+        self._start()
+        self._open = True
+        self.refresh_bindings()  # the footer and palette offer every key from now on
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the console opens, only quitting works (nothing else has a workspace yet)."""
+        return self.is_open or action in ("quit", "quit_console")
+
+    def _start(self) -> None:
+        """Fill the screen from the workspace and start its engines."""
         state = self.ws.incident.state
         mode = "DRILL" if state.mode == "drill" else "LIVE"
         self.title = f"{mode} · {self.shown(state.title, one_line=True)}"
         self.sub_title = (
             f"{self.shown(state.incident, one_line=True)} · profile {self.ws.config.profile}"
         )
-        timeline = self.query_one("#timeline", RichLog)
+        timeline = self._timeline
         for line in self._history():
             timeline.write(line)
-        self.query_one(PanelsView).show(None)
-        self.query_one(PanelsStrip).show(None)
+        self._panels_view.show(None)
+        self._panels_strip.show(None)
         for problem in self.theme_problems:
             self.notify(self.shown(problem), title="Theme", severity="warning", markup=False)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
@@ -229,6 +339,8 @@ class ConsoleApp(App[str]):
 
     async def _facilitator_channel(self) -> None:
         """Let a facilitator attach from another terminal (``drill --facilitator``)."""
+        from console.drill.control import ControlError, ControlServer
+
         if self.ws.drill is None or self.ws.scenario is None:
             return
         try:
@@ -244,9 +356,13 @@ class ConsoleApp(App[str]):
 
     @while_running
     def on_event_recorded(self, message: EventRecorded) -> None:
+        from console.incident import QUIET_TYPES
+        from console.journal.events import DrillInject
+        from console.report.timeline import describe
+
         event = message.event
         if event.type not in QUIET_TYPES:
-            self.query_one("#timeline", RichLog).write(self._line(event))
+            self._timeline.write(self._line(event))
         if isinstance(event.data, DrillInject) and event.data.description:
             description = self.shown(event.data.description)
             self.notify(description, title="Drill", timeout=12, markup=False)
@@ -268,10 +384,12 @@ class ConsoleApp(App[str]):
     @while_running
     def on_telemetry_updated(self, message: TelemetryUpdated) -> None:
         self.telemetry = message.state
-        self.query_one(PanelsView).show(message.state)
-        self.query_one(PanelsStrip).show(message.state)
+        self._panels_view.show(message.state)
+        self._panels_strip.show(message.state)
 
     def _line(self, event: Event) -> Text:
+        from console.report.timeline import describe
+
         text = Text()
         text.append(event.ts[11:19] + " ", style="dim")
         tones = tones_for(self)
@@ -316,7 +434,7 @@ class ConsoleApp(App[str]):
         incident = self.ws.incident.state.incident
         self.sub_title = self.shown(f"{incident} · {runbook.title}", one_line=True)
         self.step = None
-        steps = self.query_one(StepsList)
+        steps = self._steps_list
         steps.focus()  # before the lists fill: a key pressed meanwhile keeps its pane
         await steps.load(runbook.steps)
         if runbook.steps:
@@ -326,7 +444,7 @@ class ConsoleApp(App[str]):
     @property
     def block(self) -> Block | None:
         """The selected block: the one highlighted (``▶``) in the block list, which ``r`` runs."""
-        return self.query_one(BlocksList).selected
+        return self._blocks_list.selected
 
     def _refresh_runbook(self) -> None:
         """Redraw marks, statuses and the selected block's results from the state."""
@@ -334,15 +452,18 @@ class ConsoleApp(App[str]):
             return
         state = self.ws.incident.state
         waiting = self.ws.session.retrying if self.ws.session is not None else {}
-        self.query_one(StepsList).show(state, waiting)
-        self.query_one(BlocksList).show(state, waiting, time.time())
+        self._steps_list.show(state, waiting)
+        self._blocks_list.show(state, waiting, time.time())
         self._show_block()
 
     async def _show_step(self, step: Step, select: str | None = None) -> None:
         """Show ``step`` with its first block (or ``select``) selected."""
+        from console.sanitize import visible
+        from console.tui.widgets import step_markdown
+
         self.step = step
         self._show_prose(visible(step_markdown(step)))
-        blocks = self.query_one(BlocksList)
+        blocks = self._blocks_list
         await blocks.load(step.blocks, select)
         if self.step is step:
             self._refresh_runbook()
@@ -352,7 +473,7 @@ class ConsoleApp(App[str]):
         so moving through the steps repaints the list at once and the text when it stops."""
         if self._prose_timer is not None:
             self._prose_timer.stop()
-        markdown = self.query_one("#step-text", Markdown)
+        markdown = cast("Markdown", self.query_one("#step-text"))
         self._prose_timer = self.set_timer(PROSE_DELAY_S, partial(markdown.update, text))
 
     @while_running
@@ -377,9 +498,11 @@ class ConsoleApp(App[str]):
     def _show_block(self, *, output_only: bool = False) -> None:
         """The selected block's results and output; ``output_only`` when only output came
         (it changes no node's row, and refilling the table costs the screen a layout)."""
+        from console.tui.widgets import block_status, last_run, output_text, refusal_text
+
         block = self.block
         state = self.ws.incident.state
-        table = self.query_one(ResultsTable)
+        table = self._results_table
         status, reason = block_status(state, block.id) if block else ("not run", "")
         if block is not None and status in ("refused", "declined"):
             if not output_only:
@@ -403,7 +526,7 @@ class ConsoleApp(App[str]):
         the costliest thing the screen does while output streams)."""
         if text == self._output_shown:
             return
-        self.query_one("#output", OutputLog).replace(text)
+        self._output_log.replace(text)
         self._output_shown = text
 
     def _required_first(self, block: Block) -> list[tuple[str, Step | None]]:
@@ -431,13 +554,15 @@ class ConsoleApp(App[str]):
     async def on_list_view_selected(self, event: ListView.Selected) -> None:
         if event.list_view.id == "steps" and self.step is not None:
             await self._enter_step(self.step)
-            blocks = self.query_one(BlocksList)
+            blocks = self._blocks_list
             blocks.index = 0 if blocks.blocks else None  # entering a step selects its first block
             blocks.focus()
         elif event.list_view.id == "blocks":
             self.action_run_block()
 
     async def _enter_step(self, step: Step) -> None:
+        from console.journal.events import StepEntered
+
         await self.ws.incident.sink.emit(
             StepEntered(step=step.slug, number=step.number, title=step.title)
         )
@@ -494,7 +619,7 @@ class ConsoleApp(App[str]):
             self._block_task = None
 
     def action_focus_steps(self) -> None:
-        self.query_one(StepsList).focus()
+        self._steps_list.focus()
 
     async def action_jump_required(self) -> None:
         """Go to the first check the selected action still needs to pass."""
@@ -508,8 +633,8 @@ class ConsoleApp(App[str]):
             self.notify(self.shown(f"{check} is not in this runbook"), markup=False)
             return
         await self._show_step(step, select=check)
-        self.query_one(StepsList).index = runbook.steps.index(step)
-        self.query_one(BlocksList).focus()
+        self._steps_list.index = runbook.steps.index(step)
+        self._blocks_list.focus()
 
     def action_cancel_block(self) -> None:
         if self._block_task is not None and not self._block_task.done():
@@ -519,6 +644,9 @@ class ConsoleApp(App[str]):
 
     @work
     async def action_skip_step(self) -> None:
+        from console.journal.events import StepSkipped
+        from console.tui.screens import TextScreen
+
         step = self.step
         if step is None:
             return
@@ -530,11 +658,17 @@ class ConsoleApp(App[str]):
 
     @work
     async def action_note(self) -> None:
+        from console.journal.events import Note
+        from console.tui.screens import TextScreen
+
         text = await self.push_screen_wait(TextScreen("Note for the incident log"))
         if text:
             await self.ws.incident.sink.emit(Note(text=text))
 
     async def action_milestone(self, name: str) -> None:
+        from console.journal.events import MilestoneSet
+        from console.report.milestones import marked_text
+
         try:
             await self.ws.incident.sink.emit(MilestoneSet(name=name))
         except Exception as exc:  # an ordering the journal refuses
@@ -549,6 +683,8 @@ class ConsoleApp(App[str]):
 
     @work
     async def action_open_runbook(self) -> None:
+        from console.tui.screens import RunbookPicker
+
         choices = self.ranked_runbooks()
         runbook = await self.push_screen_wait(RunbookPicker(choices, self.redactor))
         if runbook is not None:
@@ -561,6 +697,8 @@ class ConsoleApp(App[str]):
 
     def ranked_runbooks(self) -> list[tuple[Runbook, str]]:
         """The library, runbooks answering firing alerts first, each with why it is offered."""
+        from console.runbook.match import rank_runbooks
+
         runbooks = self.ws.library.runbooks
         out: list[tuple[Runbook, str]] = []
         seen: set[str] = set()
@@ -590,6 +728,8 @@ class ConsoleApp(App[str]):
 
     @work
     async def action_close_incident(self) -> None:
+        from console.tui.screens import TextScreen
+
         summary = await self.push_screen_wait(
             TextScreen("Close the incident: one-line summary (Escape to keep it open)")
         )
@@ -601,6 +741,10 @@ class ConsoleApp(App[str]):
 
     async def action_quit_console(self) -> None:
         """Stop the engines, suspend the incident and say what can be done with its log."""
+        if self.opening is not None:  # its log is being started: quit once it is, as usual
+            self._quit_asked = True
+            self.notify(f"quitting once {self.opening.what} is open")
+            return
         if self._quitting:
             return
         self._quitting = True
@@ -631,17 +775,21 @@ class ConsoleApp(App[str]):
         runbook = self.ws.runbook
         if runbook is None or step not in runbook.steps:
             return
-        self.query_one(StepsList).index = runbook.steps.index(step)
+        self._steps_list.index = runbook.steps.index(step)
         selected = block.id if block is not None and block in step.blocks else None
         await self._show_step(step, selected)
         if selected is None:
-            self.query_one(StepsList).focus()
+            self._steps_list.focus()
         else:
-            self.query_one(BlocksList).focus()
+            self._blocks_list.focus()
 
     @work(group="silence")
     async def silence_alert(self, alert: Alert, minutes: int) -> None:
         """Silence ``alert`` (all its labels) in Alertmanager for ``minutes``; asks why first."""
+        from console.journal.log import default_actor
+        from console.tui.palette import NO_SILENCES
+        from console.tui.screens import TextScreen
+
         silences = self.ws.poller.silences if self.ws.poller is not None else None
         name = self.shown(alert.alertname, one_line=True)
         if silences is None:
@@ -672,6 +820,9 @@ class ConsoleApp(App[str]):
     @work(group="export")
     async def export_postmortem(self, fmt: str) -> None:
         """Write the postmortem of this incident's log beside it, as ``export`` would."""
+        from console.journal.reader import LogUnreadable
+        from console.report.export import export_beside
+
         log = self.ws.incident.path
         if log is None:
             self.notify("nothing to export: this incident has no log", severity="warning")
@@ -691,6 +842,8 @@ class ConsoleApp(App[str]):
         self.notify(self.shown(f"wrote {path}"), title="postmortem", markup=False)
 
     async def action_help(self) -> None:
+        from console.tui.screens import HelpScreen, help_sections
+
         await self.push_screen(HelpScreen(help_sections(self)))
 
     async def _stop_engines(self) -> None:
@@ -703,9 +856,13 @@ class ConsoleApp(App[str]):
     # -- callbacks the session calls (from the block worker) ---------------------------------
 
     async def _confirm(self, request: ConfirmRequest) -> ConfirmAnswer:
+        from console.tui.screens import ConfirmScreen
+
         return await self.push_screen_wait(ConfirmScreen(request, self.redactor))
 
     async def _prompt(self, name: str, spec: VarSpec, problem: str | None) -> str | None:
+        from console.tui.screens import PromptScreen
+
         filled = self._alert_values().get(name)
         screen = PromptScreen(name, spec, problem, self.redactor, filled=filled)
         return await self.push_screen_wait(screen)
@@ -713,6 +870,8 @@ class ConsoleApp(App[str]):
     def _alert_values(self) -> dict[str, AlertValue]:
         """Variables pre-filled from the labels of firing alerts (as journalled) that the
         current runbook answers; alerts nobody has silenced first."""
+        from console.runbook.match import values_from_alerts
+
         if self.ws.runbook is None:
             return {}
         firing = sorted(
@@ -721,16 +880,24 @@ class ConsoleApp(App[str]):
         return values_from_alerts(self.ws.runbook, firing)
 
 
-async def run_app(workspace: Workspace) -> str | None:
-    """Run the console until the engineer quits or closes; returns the farewell line.
+async def run_app(start: Workspace | Opening) -> Ended:
+    """Run the console until the engineer quits or closes.
 
-    It runs on the running loop, which must be the one ``workspace`` was built on. An error
-    that stopped the console is raised here, after the screen is gone.
+    It runs on the running loop, which must be the one the workspace is (or will be) built on.
+    An error that stopped the console is journalled, the log ended in a drill, and the error
+    raised here, after the screen is gone.
     """
-    app = ConsoleApp(workspace)
+    app = ConsoleApp(start)
     with screen_collector():
         farewell = await app.run_async()
+    if app.opening_error is not None:
+        return Ended(None, None, app.opening_error)
+    workspace = app.built
     crash = app._exception  # Textual keeps an unhandled error here; run_async returns anyway
     if crash is not None:
-        raise crash  # the caller journals it and ends the log
-    return farewell
+        if workspace is not None:  # its cause goes in the log, which a drill ends
+            drill = workspace.scenario is not None
+            await workspace.incident.stop_on_error("the console", crash, close=drill)
+            await workspace.aclose()
+        raise crash
+    return Ended(workspace, farewell)

@@ -9,7 +9,16 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
-from console.config import discover, enforce_policy, load_config, parse_config, policy_violations
+from console.config import (
+    Config,
+    LoadedConfig,
+    bare_config,
+    discover,
+    enforce_policy,
+    load_config,
+    parse_config,
+    policy_violations,
+)
 from console.errors import PolicyError, SourceError
 
 
@@ -226,3 +235,13 @@ def test_zero_durations_refused_and_secret_paths_resolved(tmp_path: Path) -> Non
     assert source is not None
     assert source.bearer_token_file == tmp_path / "secrets" / "token"
     assert source.tls.ca_file == tmp_path / "certs" / "ca.pem"
+
+
+def test_the_bare_config_is_the_validated_defaults() -> None:
+    """``demo``'s config is built without validation; it must be what validation gives."""
+    bare = bare_config()
+    validated = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)
+    assert bare == validated
+    assert bare.config.model_dump() == validated.config.model_dump()
+    assert bare.config.model_fields_set == validated.config.model_fields_set
+    assert LoadedConfig.model_validate(bare.model_dump()) == validated

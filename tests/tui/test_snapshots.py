@@ -34,7 +34,7 @@ import console.workspace
 from console.config import Config, LoadedConfig
 from console.execute.session import ConfirmRequest
 from console.journal.fold import IncidentState
-from console.tui.app import ConsoleApp
+from console.tui.app import ConsoleApp, Opening
 from console.tui.screens import ConfirmScreen
 from console.tui.widgets import ResultsTable, block_status
 from console.workspace import Workspace, drill_workspace
@@ -200,3 +200,15 @@ def test_help(snap_compare, frozen_clocks, tmp_path: Path, size) -> None:  # typ
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=help_open)
+
+
+def test_opening(snap_compare, frozen_clocks, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The first frame, before the workspace is built (the build never finishes here)."""
+
+    async def never() -> Workspace:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    loaded = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)
+    app = ConsoleApp(Opening("the drill", loaded, never))
+    assert snap_compare(app, terminal_size=(80, 24))

@@ -1,0 +1,197 @@
+"""The console paints its first frame before it builds its workspace, and says what it opens.
+
+Starting is mostly importing the engines, the journal and the widgets; the console does that
+after its first frame (``Opening``). Until the workspace is built only quitting works, a quit
+asked meanwhile takes the usual path once it is open, and an error in the user's files is said
+after the screen is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from textual.pilot import Pilot
+from textual.widgets import Static
+from textual.widgets._footer import FooterKey
+
+from console.cli import COMMAND_MODULES, cli
+from console.config import Config, LoadedConfig
+from console.journal.reader import read_log
+from console.tui.app import ConsoleApp, Opening, run_app
+from console.tui.bars import ConsoleFooter, StatusBar
+from console.workspace import Workspace, drill_workspace
+from tests.tui.conftest import Autopilot
+from tests.tui.test_console import until
+
+LOADED = LoadedConfig(config=Config(runbooks=[], checks=[]), path=None, sha256=None)
+
+
+@contextlib.contextmanager
+def headless(work: Autopilot | None) -> Iterator[None]:
+    """Consoles run by ``run_app`` run headless, with ``work`` at the keyboard."""
+    real_run_async = ConsoleApp.run_async
+
+    async def run_async(self: ConsoleApp) -> str | None:
+        return await real_run_async(self, headless=True, size=(120, 40), auto_pilot=work)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ConsoleApp, "run_async", run_async)
+        yield
+
+
+def footer_keys(app: ConsoleApp) -> list[str]:
+    """What the footer offers."""
+    return [key.description for key in app.query_one(ConsoleFooter).query(FooterKey)]
+
+
+def held_drill(journal: Path) -> tuple[Opening, asyncio.Event]:
+    """An opening of the bundled drill whose build waits until the event is set."""
+    release = asyncio.Event()
+
+    async def build() -> Workspace:
+        await release.wait()
+        return await drill_workspace(LOADED, None, speed=30, journal=journal)
+
+    return Opening("the drill", LOADED, build), release
+
+
+async def test_the_first_frame_says_what_opens_and_claims_nothing_yet(tmp_path: Path) -> None:
+    opening, release = held_drill(tmp_path)
+    app = ConsoleApp(opening)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert not app.is_open
+        assert "Opening the drill" in str(app.query_one("#opening", Static).render())
+        assert app.sub_title == "opening the drill"
+        status = str(app.query_one(StatusBar).render())
+        assert "events" not in status and "head" not in status  # no log yet: none claimed
+        assert footer_keys(app) == ["Quit"]
+        await pilot.press("n", "r", "o", "question_mark")  # nothing to note, run or pick yet
+        assert len(app.screen_stack) == 1
+        assert not list(tmp_path.glob("*.jsonl"))  # the log is made by the build, not before
+
+        release.set()
+        await until(pilot, lambda: app.is_open and app.step is not None)
+        assert not app.query("#opening")
+        assert "events" in str(app.query_one(StatusBar).render())
+        assert app.ws.runbook is not None and app.step is app.ws.runbook.steps[0]
+        await pilot.pause(0.1)
+        assert {"Run", "Note", "Quit"} <= set(footer_keys(app))
+        await pilot.press("n")  # keys work once it is open
+        await until(pilot, lambda: len(app.screen_stack) == 2)
+        await pilot.press("escape", "q")
+
+
+async def test_a_quit_while_opening_quits_the_usual_way_once_open(tmp_path: Path) -> None:
+    opening, release = held_drill(tmp_path)
+
+    async def quit_early(pilot: Pilot[str]) -> None:
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+        assert pilot.app.is_running  # nothing is lost: it waits for the log to exist
+        release.set()
+
+    with headless(quit_early):
+        ended = await run_app(opening)
+    assert ended.workspace is not None and ended.farewell is not None
+    assert "console stopped; the drill's log is kept" in ended.farewell
+    (log,) = tmp_path.glob("*.jsonl")
+    assert ended.workspace.incident.path == log
+    events = read_log(log).events
+    assert events[-1].type == "incident.suspended"
+
+
+async def test_a_workspace_that_cannot_be_built_ends_the_console_with_its_error(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "broken.yaml"
+    scenario.write_text("title: broken\nnodes: 3\n")
+
+    async def build() -> Workspace:
+        return await drill_workspace(LOADED, scenario, journal=tmp_path)
+
+    with headless(None):
+        ended = await run_app(Opening("the drill", LOADED, build))
+    assert ended.workspace is None and ended.farewell is None
+    assert ended.opening_error is not None
+    assert str(scenario) in str(ended.opening_error)
+
+
+def test_a_broken_scenario_is_said_after_the_screen_and_nothing_starts(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    drive_console: Callable[[Autopilot], None],
+) -> None:
+    monkeypatch.delenv("INCIDENT_CONSOLE_CONFIG", raising=False)
+    scenario = tmp_path / "broken.yaml"
+    scenario.write_text("title: broken\nnodes: 3\n")
+    drive_console(lambda pilot: pilot.pause())
+    result = CliRunner().invoke(cli, ["drill", str(scenario), "--journal", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert f"{scenario}:" in result.output  # each problem at its file and line
+    assert "nothing was started" in result.output
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
+def test_the_first_frame_needs_none_of_the_engines() -> None:
+    """What ``demo`` imports before its first frame: no engine, journal, runbook or widget
+    module (a top-level import of one would put it back on the start-up path)."""
+    probe = (
+        "import sys, json\n"
+        "import console.cli.console_cmds, console.tui.app\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(json.loads(out))
+    heavy = {
+        "console.workspace",
+        "console.drill.engine",
+        "console.execute.session",
+        "console.journal.events",
+        "console.journal.log",
+        "console.runbook.parse",
+        "console.report.export",
+        "console.tui.widgets",
+        "console.tui.screens",
+        "console.tui.palette",
+        "textual.widgets._markdown",
+        "textual.widgets._rich_log",
+    }
+    assert not heavy & loaded, sorted(heavy & loaded)
+    other_commands = {f"console.cli.{m}" for m in COMMAND_MODULES.values()} - {
+        "console.cli.console_cmds"
+    }
+    assert not other_commands & loaded, sorted(other_commands & loaded)
+
+
+def test_every_command_is_found_where_the_group_looks_for_it() -> None:
+    """``COMMAND_MODULES`` names each command's module; a command missing from it, or filed
+    under the wrong module, would not run."""
+    probe = (
+        "import importlib, json\n"
+        "from console.cli import COMMAND_MODULES, cli\n"
+        "where = {}\n"
+        "for module in sorted(set(COMMAND_MODULES.values())):\n"
+        "    before = set(cli.commands)\n"
+        "    importlib.import_module(f'console.cli.{module}')\n"
+        "    where.update({name: module for name in set(cli.commands) - before})\n"
+        "print(json.dumps(where))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == COMMAND_MODULES
+    for name in COMMAND_MODULES:
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
