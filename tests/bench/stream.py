@@ -41,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.bench.screen import DOWN, FIRST_FRAME, UP, Console  # noqa: E402
+from tests.bench.screen import DOWN, OPEN, UP, Console  # noqa: E402
 from tests.execute.sshd import SshdCluster, loopback_addresses  # noqa: E402
 
 NODES = 3
@@ -167,7 +167,7 @@ def drive(home: Path, args: argparse.Namespace, stream_s: float) -> Run:
     pid = console.process.pid
     run = Run()
     try:
-        console.wait_for(FIRST_FRAME)
+        console.wait_for(OPEN)
         console.wait_for(STEP_TITLES[UP])
         console.drain(1.0)
         run.rss_before = proc_status(pid)["VmRSS"]
