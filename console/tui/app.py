@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from rich.text import Text
 from textual import work
@@ -26,6 +26,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.theme import Theme
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Header, Static
 
 from console.tui.bars import ConsoleFooter, Segment, StatusBar
@@ -81,6 +82,20 @@ class Ended:
     workspace: Workspace | None
     farewell: str | None
     opening_error: ConsoleError | None = None
+
+
+W = TypeVar("W", bound=Widget)
+
+
+class _Pane(Generic[W]):
+    """A pane of the app's screen by its id, typed, without importing its class (the app's
+    module stays light enough to paint a first frame before the widgets are imported)."""
+
+    def __init__(self, selector: str) -> None:
+        self.selector = selector
+
+    def __get__(self, app: App[str], owner: type | None = None) -> W:
+        return cast(W, app.query_one(self.selector))
 
 
 def _console_commands() -> type[Provider]:
@@ -201,34 +216,14 @@ class ConsoleApp(App[str]):
 
     # -- layout ------------------------------------------------------------------------------
 
-    # The panes, by id: their classes are imported once the console is open.
-    @property
-    def _steps_list(self) -> StepsList:
-        return cast("StepsList", self.query_one("#steps"))
-
-    @property
-    def _blocks_list(self) -> BlocksList:
-        return cast("BlocksList", self.query_one("#blocks"))
-
-    @property
-    def _panels_view(self) -> PanelsView:
-        return cast("PanelsView", self.query_one("#panels"))
-
-    @property
-    def _panels_strip(self) -> PanelsStrip:
-        return cast("PanelsStrip", self.query_one("#strip"))
-
-    @property
-    def _results_table(self) -> ResultsTable:
-        return cast("ResultsTable", self.query_one("#results"))
-
-    @property
-    def _output_log(self) -> OutputLog:
-        return cast("OutputLog", self.query_one("#output"))
-
-    @property
-    def _timeline(self) -> RichLog:
-        return cast("RichLog", self.query_one("#timeline"))
+    # The panes, found by id: their classes are imported once the console is open.
+    _steps_list: _Pane[StepsList] = _Pane("#steps")
+    _blocks_list: _Pane[BlocksList] = _Pane("#blocks")
+    _panels_view: _Pane[PanelsView] = _Pane("#panels")
+    _panels_strip: _Pane[PanelsStrip] = _Pane("#strip")
+    _results_table: _Pane[ResultsTable] = _Pane("#results")
+    _output_log: _Pane[OutputLog] = _Pane("#output")
+    _timeline: _Pane[RichLog] = _Pane("#timeline")
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=True)
@@ -237,30 +232,23 @@ class ConsoleApp(App[str]):
             yield StatusBar(id="status")
             yield ConsoleFooter()
             return
-        from textual.widgets import Markdown, RichLog
+        from textual import widgets as textual
 
-        from console.tui.widgets import (
-            BlocksList,
-            OutputLog,
-            PanelsStrip,
-            PanelsView,
-            ResultsTable,
-            StepsList,
-        )
+        from console.tui import widgets
 
         with Horizontal(id="body"):
-            yield PanelsStrip(self.redactor, id="strip")
+            yield widgets.PanelsStrip(self.redactor, id="strip")
             with VerticalScroll(id="left"):
-                yield PanelsView(self.redactor, id="panels")
+                yield widgets.PanelsView(self.redactor, id="panels")
             with Vertical(id="center"):
-                yield StepsList(self.redactor, id="steps")
+                yield widgets.StepsList(self.redactor, id="steps")
                 with VerticalScroll(id="prose"):
-                    yield Markdown(id="step-text")
-                yield BlocksList(self.redactor, id="blocks")
+                    yield textual.Markdown(id="step-text")
+                yield widgets.BlocksList(self.redactor, id="blocks")
             with Vertical(id="right"):
-                yield ResultsTable(self.redactor, id="results")
-                yield OutputLog(id="output", wrap=True, markup=False)
-        yield RichLog(id="timeline", wrap=False, markup=False, max_lines=2000)
+                yield widgets.ResultsTable(self.redactor, id="results")
+                yield widgets.OutputLog(id="output", wrap=True, markup=False)
+        yield textual.RichLog(id="timeline", wrap=False, markup=False, max_lines=2000)
         yield StatusBar(id="status")
         yield ConsoleFooter()
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -142,6 +143,12 @@ def test_a_broken_scenario_is_said_after_the_screen_and_nothing_starts(
     assert not list(tmp_path.glob("*.jsonl"))
 
 
+def in_a_new_python(code: str) -> Any:
+    """What ``code`` prints as JSON, run in a Python of its own (nothing imported yet)."""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(run.stdout)
+
+
 def test_the_first_frame_needs_none_of_the_engines() -> None:
     """What ``demo`` imports before its first frame: no engine, journal, runbook or widget
     module (a top-level import of one would put it back on the start-up path)."""
@@ -150,10 +157,7 @@ def test_the_first_frame_needs_none_of_the_engines() -> None:
         "import console.cli.console_cmds, console.tui.app\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout
-    loaded = set(json.loads(out))
+    loaded = set(in_a_new_python(probe))
     heavy = {
         "console.workspace",
         "console.drill.engine",
@@ -188,10 +192,7 @@ def test_every_command_is_found_where_the_group_looks_for_it() -> None:
         "    where.update({name: module for name in set(cli.commands) - before})\n"
         "print(json.dumps(where))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout
-    assert json.loads(out) == COMMAND_MODULES
+    assert in_a_new_python(probe) == COMMAND_MODULES
     for name in COMMAND_MODULES:
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
