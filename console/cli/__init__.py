@@ -42,6 +42,14 @@ class LazyGroup(click.Group):
             importlib.import_module(f"console.cli.{COMMAND_MODULES[cmd_name]}")
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in COMMAND_MODULES:  # a typo: "did you mean" needs them all
+            for module in sorted(set(COMMAND_MODULES.values())):
+                importlib.import_module(f"console.cli.{module}")
+        return super().resolve_command(ctx, args)
+
 
 @click.group(
     cls=LazyGroup,

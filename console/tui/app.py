@@ -139,7 +139,7 @@ class ConsoleApp(App[str]):
         super().__init__()
         self.opening = start if isinstance(start, Opening) else None
         self._open = self.opening is None  # the workspace is built, its panes shown
-        self.opening_error: ConsoleError | None = None  # the workspace could not be built
+        self.opening_error: Exception | None = None  # the workspace could not be built
         self._loaded = start.loaded
         self._quit_asked = False  # quit while opening: quit as soon as it is open
         self.telemetry: TelemetryState | None = None
@@ -155,6 +155,12 @@ class ConsoleApp(App[str]):
         self.theme_problems = start_themes(self, self._loaded.config.theme, self._theme_key())
         if self.opening is None:
             self._use(cast("Workspace", start))
+        else:  # names from the command line: redacted, controls as pictures, never markup
+            from console.journal.redact import session_redactor
+            from console.sanitize import visible
+
+            redacted = session_redactor(self._loaded.config).text(self.opening.what)
+            self._what = visible(redacted, one_line=True)
 
     @property
     def is_open(self) -> bool:
@@ -228,7 +234,7 @@ class ConsoleApp(App[str]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=True)
         if self.opening is not None:
-            yield Static(f"Opening {self.opening.what}…", id="opening")
+            yield Static(f"Opening {self._what}…", id="opening", markup=False)
             yield StatusBar(id="status")
             yield ConsoleFooter()
             return
@@ -256,33 +262,33 @@ class ConsoleApp(App[str]):
         if self.opening is None:
             self._start()
             return
-        self.sub_title = f"opening {self.opening.what}"
+        self.sub_title = f"opening {self._what}"  # the header shows it as plain text
         self.call_after_refresh(self.run_worker, self._open_console(self.opening), name="opening")
 
     async def _open_console(self, opening: Opening) -> None:
-        """Build the workspace once the first frame is out, then show it (an error in the
-        user's files ends the console; the caller prints it once the screen is gone)."""
-        from console.errors import ConsoleError
-
+        """Build the workspace once the first frame is out, then show it. An error ends the
+        console; ``run_app`` returns it (the user's files) or raises it once the screen is
+        gone. A quit asked meanwhile is held until the console is open (the log exists)."""
         try:
             workspace = await opening.build()
-        except ConsoleError as exc:
+        except Exception as exc:
             self.opening_error = exc
             self.exit()
             return
         self._use(workspace)
         self.opening = None  # composed from now on: the console's panes
-        if self._quit_asked:  # asked while it opened: nothing is started, the log is kept
-            await self.action_quit_console()
-            return
-        await self.recompose()
-        self._start()
+        if not self._quit_asked:  # asked while it was built: nothing to start
+            await self.recompose()
+        if not self._quit_asked:  # or while the screen filled in
+            self._start()
         self._open = True
         self.refresh_bindings()  # the footer and palette offer every key from now on
+        if self._quit_asked:  # the log exists: quit the usual way
+            await self.action_quit_console()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the console opens, only quitting works (nothing else has a workspace yet)."""
-        return self.is_open or action in ("quit", "quit_console")
+        return self.is_open or action in ("quit", "quit_console", "help_quit")
 
     def _start(self) -> None:
         """Fill the screen from the workspace and start its engines."""
@@ -729,9 +735,10 @@ class ConsoleApp(App[str]):
 
     async def action_quit_console(self) -> None:
         """Stop the engines, suspend the incident and say what can be done with its log."""
-        if self.opening is not None:  # its log is being started: quit once it is, as usual
-            self._quit_asked = True
-            self.notify(f"quitting once {self.opening.what} is open")
+        if not self._open:  # its log is being started: quit once it is, as usual
+            if not self._quit_asked:
+                self._quit_asked = True
+                self.notify(f"quitting once {self._what} is open", markup=False)
             return
         if self._quitting:
             return
@@ -875,17 +882,32 @@ async def run_app(start: Workspace | Opening) -> Ended:
     An error that stopped the console is journalled, the log ended in a drill, and the error
     raised here, after the screen is gone.
     """
+    from console.errors import ConsoleError
+
     app = ConsoleApp(start)
     with screen_collector():
         farewell = await app.run_async()
-    if app.opening_error is not None:
+    if isinstance(app.opening_error, ConsoleError):
         return Ended(None, None, app.opening_error)
+    if app.opening_error is not None:
+        raise app.opening_error  # not the user's files: a fault, with its own traceback
     workspace = app.built
     crash = app._exception  # Textual keeps an unhandled error here; run_async returns anyway
     if crash is not None:
         if workspace is not None:  # its cause goes in the log, which a drill ends
-            drill = workspace.scenario is not None
-            await workspace.incident.stop_on_error("the console", crash, close=drill)
-            await workspace.aclose()
+            await _journal_crash(workspace, crash)
         raise crash
     return Ended(workspace, farewell)
+
+
+async def _journal_crash(workspace: Workspace, crash: BaseException) -> None:
+    """Journal what stopped the console and end its log (closed in a drill, else suspended);
+    a log that cannot take it any more (already ended) is noted on the error, not raised
+    in its place."""
+    try:
+        drill = workspace.scenario is not None
+        await workspace.incident.stop_on_error("the console", crash, close=drill)
+    except Exception as exc:
+        crash.add_note(f"the incident log could not record it: {exc}")
+    finally:
+        await workspace.aclose()

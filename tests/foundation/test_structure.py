@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -46,9 +47,12 @@ def test_core_imports_without_textual_loaded() -> None:
 
 
 def _commands(group, prefix=()):  # type: ignore[no-untyped-def]
-    for name, command in sorted(group.commands.items()):
+    """Every command and subcommand, as the group finds them (its modules are imported late)."""
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         yield (*prefix, name)
-        if hasattr(command, "commands"):
+        if isinstance(command, click.Group):
             yield from _commands(command, (*prefix, name))
 
 

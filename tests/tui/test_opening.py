@@ -98,7 +98,8 @@ async def test_a_quit_while_opening_quits_the_usual_way_once_open(tmp_path: Path
         await pilot.pause(0.2)
         await pilot.press("ctrl+q")
         await pilot.pause(0.2)
-        assert pilot.app.is_running  # nothing is lost: it waits for the log to exist
+        assert pilot.app.query("#opening")  # nothing is lost: it waits for the log to exist
+        assert not list(tmp_path.glob("*.jsonl"))
         release.set()
 
     with headless(quit_early):
@@ -109,6 +110,53 @@ async def test_a_quit_while_opening_quits_the_usual_way_once_open(tmp_path: Path
     assert ended.workspace.incident.path == log
     events = read_log(log).events
     assert events[-1].type == "incident.suspended"
+
+
+async def test_a_quit_while_the_screen_fills_in_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building the workspace holds the event loop; a key pressed then is handled while the
+    screen is recomposed. Fault injection: the quit arrives at that moment."""
+    real_recompose = ConsoleApp.recompose
+
+    async def quit_meanwhile(self: ConsoleApp) -> None:
+        await self.run_action("quit")
+        await real_recompose(self)
+
+    monkeypatch.setattr(ConsoleApp, "recompose", quit_meanwhile)
+
+    async def build() -> Workspace:
+        return await drill_workspace(LOADED, None, speed=30, journal=tmp_path)
+
+    with headless(None):
+        ended = await run_app(Opening("the drill", LOADED, build))
+    assert ended.workspace is not None and ended.farewell is not None  # no crash on the way
+    (log,) = tmp_path.glob("*.jsonl")
+    assert read_log(log).events[-1].type == "incident.suspended"
+
+
+async def test_outside_names_on_the_first_frame_are_text(tmp_path: Path) -> None:
+    """A file name is said as it is: no markup, no control characters, no secret."""
+    name = 'the drill x[b="]y[@click=app.quit]z\x1b[2J.yaml'
+    opening, release = held_drill(tmp_path)
+    app = ConsoleApp(Opening(name, LOADED, opening.build))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        shown = str(app.query_one("#opening", Static).render())
+        assert 'x[b="]y[@click=app.quit]z␛[2J.yaml' in shown
+        await pilot.press("ctrl+q")  # its notice names it too
+        await pilot.pause(0.1)
+        assert any('x[b="]' in str(n.message) for n in app._notifications)
+        release.set()
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_a_fault_while_building_is_raised_as_itself(tmp_path: Path) -> None:
+    async def build() -> Workspace:
+        raise RuntimeError("the build broke")
+
+    with headless(None), pytest.raises(RuntimeError, match="the build broke"):
+        await run_app(Opening("the drill", LOADED, build))
 
 
 async def test_a_workspace_that_cannot_be_built_ends_the_console_with_its_error(
@@ -150,12 +198,25 @@ def in_a_new_python(code: str) -> Any:
 
 
 def test_the_first_frame_needs_none_of_the_engines() -> None:
-    """What ``demo`` imports before its first frame: no engine, journal, runbook or widget
-    module (a top-level import of one would put it back on the start-up path)."""
+    """What ``demo`` has imported when its first frame is painted: no engine, journal, runbook
+    or widget module (a top-level import of one would put it back on the start-up path)."""
     probe = (
-        "import sys, json\n"
-        "import console.cli.console_cmds, console.tui.app\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
+        "import asyncio, json, sys\n"
+        "from console.cli import cli\n"
+        "from click import Context\n"
+        "cli.get_command(Context(cli), 'demo')\n"
+        "from console.config import bare_config\n"
+        "from console.tui.app import ConsoleApp, Opening\n"
+        "async def never():\n"
+        "    await asyncio.Event().wait()\n"
+        "async def main():\n"
+        "    app = ConsoleApp(Opening('the drill', bare_config(), never))\n"
+        "    async with app.run_test(size=(80, 24)) as pilot:\n"
+        "        await pilot.pause(0.2)\n"
+        "        assert app.query('#opening')\n"
+        "        print(json.dumps(sorted(sys.modules)))\n"
+        "        app.exit()\n"
+        "asyncio.run(main())\n"
     )
     loaded = set(in_a_new_python(probe))
     heavy = {
