@@ -30,7 +30,7 @@ from textual.widget import Widget
 from textual.widgets import Header, Static
 
 from console.tui.bars import ConsoleFooter, Segment, StatusBar
-from console.tui.collector import screen_collector
+from console.tui.collector import freeze_built, screen_collector
 from console.tui.messages import EventRecorded, TelemetryUpdated, while_running
 from console.tui.themes import (
     console_variable_defaults,
@@ -281,6 +281,7 @@ class ConsoleApp(App[str]):
             await self.recompose()
         if not self._quit_asked:  # or while the screen filled in
             self._start()
+        freeze_built()  # the workspace and the modules imported for it stay: collections skip them
         self._open = True
         self.refresh_bindings()  # the footer and palette offer every key from now on
         if self._quit_asked:  # the log exists: quit the usual way

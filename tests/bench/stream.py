@@ -175,7 +175,9 @@ def drive(home: Path, args: argparse.Namespace, stream_s: float) -> Run:
         console.press(ENTER)  # enter step 1: its first block, the stream, is selected
         console.drain(0.5)
         console.press(b"r")
-        began = console.wait_for(f"{PREFIX}{1:0{DIGITS}d}".encode(), timeout=30)
+        # The stream is on screen: any of its first 10,000 lines (the pane shows the newest
+        # lines, so line 1 itself may already have scrolled away by the first redraw).
+        began = console.wait_for(f"{PREFIX}{0:0{DIGITS - 4}d}".encode(), timeout=30)
         console.press(b"\x1b")  # back to the steps list
         console.drain(0.5)
         index = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import subprocess
 import sys
@@ -149,6 +150,28 @@ async def test_outside_names_on_the_first_frame_are_text(tmp_path: Path) -> None
         assert any('x[b="]' in str(n.message) for n in app._notifications)
         release.set()
         await until(pilot, lambda: not app.is_running)
+
+
+async def test_what_the_opening_built_is_frozen_like_what_came_before(tmp_path: Path) -> None:
+    """Full collections skip what start-up built (tui/collector.py): with the workspace built
+    after the first frame, that is frozen once the console is open."""
+    opening, release = held_drill(tmp_path)
+    frozen: dict[str, int] = {}
+
+    async def watch(pilot: Pilot[str]) -> None:
+        app = pilot.app
+        assert isinstance(app, ConsoleApp)
+        await pilot.pause(0.2)
+        frozen["first frame"] = gc.get_freeze_count()
+        release.set()
+        await until(pilot, lambda: app.is_open)
+        frozen["open"] = gc.get_freeze_count()
+        await pilot.press("q")
+
+    with headless(watch):
+        await run_app(opening)
+    assert frozen["open"] > frozen["first frame"] + 10_000, frozen
+    assert gc.get_freeze_count() == 0  # and all of it unfrozen when the screen is gone
 
 
 async def test_a_fault_while_building_is_raised_as_itself(tmp_path: Path) -> None:
