@@ -32,6 +32,7 @@ from textual.widgets import Header, Static
 from console.tui.bars import ConsoleFooter, Segment, StatusBar
 from console.tui.collector import freeze_built, screen_collector
 from console.tui.messages import EventRecorded, TelemetryUpdated, while_running
+from console.tui.text import shown
 from console.tui.themes import (
     console_variable_defaults,
     save_theme,
@@ -155,12 +156,11 @@ class ConsoleApp(App[str]):
         self.theme_problems = start_themes(self, self._loaded.config.theme, self._theme_key())
         if self.opening is None:
             self._use(cast("Workspace", start))
-        else:  # names from the command line: redacted, controls as pictures, never markup
+        else:  # until the workspace's own: the same rules, from the config in force
             from console.journal.redact import session_redactor
-            from console.sanitize import visible
 
-            redacted = session_redactor(self._loaded.config).text(self.opening.what)
-            self._what = visible(redacted, one_line=True)
+            self.redactor = session_redactor(self._loaded.config)
+            self._what = self.shown(self.opening.what, one_line=True)  # never markup either
 
     @property
     def is_open(self) -> bool:
@@ -210,8 +210,6 @@ class ConsoleApp(App[str]):
 
     def shown(self, text: str | None, *, one_line: bool = False) -> str:
         """Outside text for the screen: the session's redaction, controls as pictures."""
-        from console.tui.widgets import shown
-
         return shown(self.redactor, text, one_line=one_line)
 
     def _on_event(self, event: Event) -> None:
@@ -259,6 +257,8 @@ class ConsoleApp(App[str]):
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
+        for problem in self.theme_problems:
+            self.notify(self.shown(problem), title="Theme", severity="warning", markup=False)
         if self.opening is None:
             self._start()
             return
@@ -277,19 +277,24 @@ class ConsoleApp(App[str]):
             return
         self._use(workspace)
         self.opening = None  # composed from now on: the console's panes
-        if not self._quit_asked:  # asked while it was built: nothing to start
+        if not self._quit_asked:  # asked while it was built: nothing to show or start
             await self.recompose()
-        if not self._quit_asked:  # or while the screen filled in
-            self._start()
+        if self._quit_asked:  # (or while the screen filled in) the log exists: quit as usual
+            await self._quit()
+            return
+        self._start()
         freeze_built()  # the workspace and the modules imported for it stay: collections skip them
         self._open = True
         self.refresh_bindings()  # the footer and palette offer every key from now on
-        if self._quit_asked:  # the log exists: quit the usual way
-            await self.action_quit_console()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While the console opens, only quitting works (nothing else has a workspace yet)."""
-        return self.is_open or action in ("quit", "quit_console", "help_quit")
+        """While the console opens or quits, only quitting works (its panes and workspace are
+        not there yet, or no longer)."""
+        return (self.is_open and not self._quitting) or action in (
+            "quit",
+            "quit_console",
+            "help_quit",
+        )
 
     def _start(self) -> None:
         """Fill the screen from the workspace and start its engines."""
@@ -304,8 +309,6 @@ class ConsoleApp(App[str]):
             timeline.write(line)
         self._panels_view.show(None)
         self._panels_strip.show(None)
-        for problem in self.theme_problems:
-            self.notify(self.shown(problem), title="Theme", severity="warning", markup=False)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self._theme_ready = True
         if self.ws.poller is not None:
@@ -741,9 +744,14 @@ class ConsoleApp(App[str]):
                 self._quit_asked = True
                 self.notify(f"quitting once {self._what} is open", markup=False)
             return
+        await self._quit()
+
+    async def _quit(self) -> None:
+        """Quit now (the workspace exists): from then on only quitting keys work."""
         if self._quitting:
             return
         self._quitting = True
+        self.refresh_bindings()
         await self._stop_engines()
         await self.ws.incident.suspend("console quit")
         self.exit(self._farewell())
@@ -910,5 +918,7 @@ async def _journal_crash(workspace: Workspace, crash: BaseException) -> None:
         await workspace.incident.stop_on_error("the console", crash, close=drill)
     except Exception as exc:
         crash.add_note(f"the incident log could not record it: {exc}")
-    finally:
+    try:
         await workspace.aclose()
+    except Exception as exc:
+        crash.add_note(f"its connections did not close cleanly: {exc}")

@@ -36,4 +36,5 @@ def freeze_built() -> None:
     before it builds its workspace): it lives as long as the screen, like what came before.
     Outside ``screen_collector`` (nothing would unfreeze it) it does nothing."""
     if _screens:
+        gc.collect(1)  # what the build threw away (the opening frame's widgets) is not kept
         gc.freeze()

@@ -58,6 +58,7 @@ from console.tui.review_export import (
     review_layout,
 )
 from console.tui.screens import TextScreen
+from console.tui.text import shown
 from console.tui.themes import DEFAULT_THEME, console_variable_defaults, start_themes
 from console.tui.widgets import (
     STEP_MARK,
@@ -65,7 +66,6 @@ from console.tui.widgets import (
     ResultsTable,
     output_text,
     panel_text,
-    shown,
 )
 
 FOLLOW_POLL_S = 0.25

@@ -27,7 +27,7 @@ from console.report.postmortem import BlockReport, Postmortem
 from console.report.replay import Remarks
 from console.sparkline import sparkline
 from console.tui.screens import TextScreen
-from console.tui.widgets import shown
+from console.tui.text import shown
 
 PAGE = 20
 # The keys of both review screens (the log's adds ``v``).

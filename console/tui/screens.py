@@ -20,7 +20,7 @@ from console.execute.session import ConfirmAnswer, ConfirmRequest
 from console.journal.redact import Redactor
 from console.runbook.match import AlertValue
 from console.runbook.model import Runbook, VarSpec
-from console.tui.widgets import shown
+from console.tui.text import shown
 
 
 class ConfirmScreen(ModalScreen[ConfirmAnswer]):

@@ -22,10 +22,10 @@ from console.journal.events import PanelValue
 from console.journal.fold import BlockRun, IncidentState, NodeRun
 from console.journal.redact import Redactor
 from console.runbook.model import Block, Step
-from console.sanitize import visible
 from console.telemetry.present import present_panel
 from console.telemetry.render import labels_line
 from console.telemetry.state import TelemetryState
+from console.tui.text import shown
 from console.tui.themes import PLAIN, Tones, tones_for
 
 # Each verdict has its symbol, so none relies on its colour alone.
@@ -38,11 +38,6 @@ STEP_MARK = {"done": "✔", "failed": "✘", "skipped": "↷", "todo": " "}
 CURRENT_MARK = "▸"
 SELECTED_MARK = "▶"
 FAILED = ("fail", "error", "indeterminate")
-
-
-def shown(redactor: Redactor, text: str | None, *, one_line: bool = False) -> str:
-    """Outside text ready for the screen: secrets redacted, control characters as pictures."""
-    return visible(redactor.text(text or ""), one_line=one_line)
 
 
 def verdict_text(verdict: str, tones: Tones = PLAIN) -> Text:

@@ -220,7 +220,7 @@ def test_console_shows_resumed_hostile_output_as_pictures(tmp_path: Path) -> Non
 
 def test_shown_text_is_never_markup() -> None:
     from console.journal.redact import Redactor
-    from console.tui.widgets import shown
+    from console.tui.text import shown
 
     text = Text(shown(Redactor(), "[link=https://127.0.0.1/]click[/link]\x1b[31m"))
     assert text.plain == "[link=https://127.0.0.1/]click[/link]␛[31m"

@@ -26,6 +26,7 @@ from textual.widgets._footer import FooterKey
 
 from console.cli import COMMAND_MODULES, cli
 from console.config import Config, LoadedConfig
+from console.incident import Incident
 from console.journal.reader import read_log
 from console.tui.app import ConsoleApp, Opening, run_app
 from console.tui.bars import ConsoleFooter, StatusBar
@@ -138,40 +139,120 @@ async def test_a_quit_while_the_screen_fills_in_waits_for_it(
 
 async def test_outside_names_on_the_first_frame_are_text(tmp_path: Path) -> None:
     """A file name is said as it is: no markup, no control characters, no secret."""
-    name = 'the drill x[b="]y[@click=app.quit]z\x1b[2J.yaml'
+    name = 'the drill x[b="]y[@click=app.quit]z\x1b[2J-AKIAIOSFODNN7EXAMPLE.yaml'
     opening, release = held_drill(tmp_path)
     app = ConsoleApp(Opening(name, LOADED, opening.build))
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause(0.2)
         shown = str(app.query_one("#opening", Static).render())
-        assert 'x[b="]y[@click=app.quit]z␛[2J.yaml' in shown
-        await pilot.press("ctrl+q")  # its notice names it too
-        await pilot.pause(0.1)
-        assert any('x[b="]' in str(n.message) for n in app._notifications)
+        assert 'x[b="]y[@click=app.quit]z␛[2J-[REDACTED].yaml' in shown
+        assert "AKIA" not in shown and "AKIA" not in app.sub_title
+        await pilot.press("ctrl+q")  # its notice names it too, as text
+        await until(pilot, lambda: app._notifications)
+        (notice,) = app._notifications
+        assert 'x[b="]y[@click=app.quit]z' in notice.message and not notice.markup
+        assert "AKIA" not in notice.message
         release.set()
         await until(pilot, lambda: not app.is_running)
 
 
+async def test_keys_while_a_held_quit_runs_do_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quit asked while opening runs once the log exists, on the opening frame: keys
+    pressed while it suspends the log must not reach panes that were never drawn."""
+    real_suspend = Incident.suspend
+
+    async def slow_suspend(self: Incident, reason: str = "") -> None:  # fault: a slow disk
+        await asyncio.sleep(0.5)
+        await real_suspend(self, reason)
+
+    monkeypatch.setattr(Incident, "suspend", slow_suspend)
+    opening, release = held_drill(tmp_path)
+
+    async def keys_meanwhile(pilot: Pilot[str]) -> None:
+        app = pilot.app
+        assert isinstance(app, ConsoleApp)
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+q")
+        release.set()
+        await until(pilot, lambda: app._quitting)
+        await pilot.press("escape", "r", "n", "a", "j", "ctrl+p")
+
+    with headless(keys_meanwhile):
+        ended = await run_app(opening)  # raises if a key reached a missing pane
+    assert ended.farewell is not None and "console stopped" in ended.farewell
+    (log,) = tmp_path.glob("*.jsonl")
+    types = [e.type for e in read_log(log).events]
+    assert types[-1] == "incident.suspended"
+    assert "note" not in types and "milestone.set" not in types
+
+
+async def test_theme_problems_are_said_on_the_first_frame(tmp_path: Path) -> None:
+    """Known before anything is built, so said at once (a quit while opening skips the rest)."""
+    config = Config(runbooks=[], checks=[], theme="no-such-theme")
+    loaded = LoadedConfig(config=config, path=None, sha256=None)
+    opening, release = held_drill(tmp_path)
+    app = ConsoleApp(Opening("the drill", loaded, opening.build))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert not app.is_open
+        said = [str(n.message) for n in app._notifications if n.title == "Theme"]
+        assert said and "no-such-theme" in said[0]
+        release.set()
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_a_crash_the_log_cannot_record_is_raised_as_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console's error goes in the log; if the log has ended already, the error is still
+    the one raised, with a note saying it could not be recorded."""
+
+    async def note(self: ConsoleApp) -> None:  # fault: a handler that ends the log, then dies
+        await self.ws.incident.suspend("gone")
+        await self.ws.incident.close("gone")
+        raise RuntimeError("the note screen broke")
+
+    monkeypatch.setattr(ConsoleApp, "action_note", note)
+
+    async def press_n(pilot: Pilot[str]) -> None:
+        await pilot.pause(0.3)
+        await pilot.press("n")
+
+    async def build() -> Workspace:
+        return await drill_workspace(LOADED, None, speed=30, journal=tmp_path)
+
+    with headless(press_n), pytest.raises(RuntimeError, match="the note screen broke") as caught:
+        await run_app(Opening("the drill", LOADED, build))
+    assert any("could not record it" in note for note in caught.value.__notes__)
+
+
 async def test_what_the_opening_built_is_frozen_like_what_came_before(tmp_path: Path) -> None:
     """Full collections skip what start-up built (tui/collector.py): with the workspace built
-    after the first frame, that is frozen once the console is open."""
+    after the first frame, that is frozen once the console is open, and released after."""
     opening, release = held_drill(tmp_path)
-    frozen: dict[str, int] = {}
+    collected: dict[str, bool] = {}
+
+    def walked(obj: object) -> bool:
+        """Whether the collector walks ``obj`` (a frozen object is in no generation)."""
+        return any(o is obj for o in gc.get_objects())
 
     async def watch(pilot: Pilot[str]) -> None:
         app = pilot.app
         assert isinstance(app, ConsoleApp)
         await pilot.pause(0.2)
-        frozen["first frame"] = gc.get_freeze_count()
         release.set()
         await until(pilot, lambda: app.is_open)
-        frozen["open"] = gc.get_freeze_count()
+        collected["workspace"] = walked(app.ws)
+        collected["its incident"] = walked(app.ws.incident)
         await pilot.press("q")
 
     with headless(watch):
-        await run_app(opening)
-    assert frozen["open"] > frozen["first frame"] + 10_000, frozen
-    assert gc.get_freeze_count() == 0  # and all of it unfrozen when the screen is gone
+        ended = await run_app(opening)
+    assert collected == {"workspace": False, "its incident": False}
+    assert walked(ended.workspace)  # unfrozen once the screen is gone
 
 
 async def test_a_fault_while_building_is_raised_as_itself(tmp_path: Path) -> None:
@@ -280,3 +361,5 @@ def test_every_command_is_found_where_the_group_looks_for_it() -> None:
     for name in COMMAND_MODULES:
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
+    typo = CliRunner().invoke(cli, ["dmeo"])
+    assert typo.exit_code == 2 and "Did you mean 'demo'?" in typo.output
