@@ -109,7 +109,6 @@ def open_cmd(
     Without RUNBOOK the console offers the runbooks that answer the firing alerts first.
     """
     from console.runbook.parse import load_runbook
-    from console.workspace import live_workspace
 
     loaded = load_config_or_exit(config_path)
     accepted = check_policy_or_exit(loaded, accept_risk)
@@ -121,22 +120,22 @@ def open_cmd(
             print_problems(exc.problems)
             die(f"{runbook} has {len(exc.problems)} problem(s); run lint on it")
 
-    def show(workspace: Workspace) -> None:
-        workspace.runbook = book
+    async def build() -> Workspace:
+        from console.workspace import live_workspace
 
-    _serve(
-        f"the incident on {book.id}" if book else "the incident",
-        loaded,
-        lambda: live_workspace(
+        return await live_workspace(
             loaded,
             title=title or (book.title if book else "incident"),
             runbook=book,
             journal=journal,
             accepted=accepted,
             accept_reason=accept_risk,
-        ),
-        show,
-    )
+        )
+
+    def show(workspace: Workspace) -> None:
+        workspace.runbook = book
+
+    _serve(f"the incident on {book.id}" if book else "the incident", loaded, build, show)
 
 
 @cli.command("resume")
@@ -149,10 +148,15 @@ def resume_cmd(log: Path, config_path: str | None, accept_risk: str | None) -> N
     A torn last line from a crash is moved aside to LOG.broken and recorded; damage anywhere
     else refuses the log (run verify on it).
     """
-    from console.workspace import live_workspace
-
     loaded = load_config_or_exit(config_path)
     accepted = check_policy_or_exit(loaded, accept_risk)
+
+    async def build() -> Workspace:
+        from console.workspace import live_workspace
+
+        return await live_workspace(
+            loaded, title="", resume=log, accepted=accepted, accept_reason=accept_risk
+        )
 
     def show_last_runbook(workspace: Workspace) -> None:
         runbooks = workspace.incident.state.runbooks
@@ -161,14 +165,7 @@ def resume_cmd(log: Path, config_path: str | None, accept_risk: str | None) -> N
                 Path(runbooks[-1].data.path)
             )
 
-    _serve(
-        f"the incident in {log.name}",
-        loaded,
-        lambda: live_workspace(
-            loaded, title="", resume=log, accepted=accepted, accept_reason=accept_risk
-        ),
-        show_last_runbook,
-    )
+    _serve(f"the incident in {log.name}", loaded, build, show_last_runbook)
 
 
 def _try_load(path: Path) -> Runbook | None:
