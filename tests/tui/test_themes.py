@@ -29,6 +29,7 @@ from console.tui.themes import (
 )
 from console.tui.widgets import VERDICT_SYMBOL
 from console.workspace import drill_workspace
+from tests.tui.test_console import until
 
 REPO = Path(__file__).resolve().parents[2]
 THEMES = REPO / "themes"
@@ -280,8 +281,12 @@ async def test_under_120_columns_the_panels_are_a_strip_and_close_and_quit_stay(
         assert right.y >= center.bottom  # results and output below the steps
         assert app.query_one("#blocks").region.height >= 2  # the blocks `r` runs are visible
         footer = app.query_one(Footer)
-        actions = {k.action for k in footer.query(FooterKey) if k.region.right <= size[0]}
-        assert {"quit_console", "close_incident"} <= actions
+
+        def shown_keys() -> set[str]:
+            return {k.action for k in footer.query(FooterKey) if k.region.right <= size[0]}
+
+        # The footer is composed again when the focus moves (the runbook opening): wait for it.
+        await until(pilot, lambda: {"quit_console", "close_incident"} <= shown_keys())
         status = app.query_one(StatusBar).render().plain
         assert status.startswith("DRILL T+") and "head" in status and "events" in status
         assert app.query_one(Header).region.width == size[0]
